@@ -1,0 +1,43 @@
+"""gunicorn configuration: ``gunicorn -c python:django_prodkit.gunicorn_conf APP``.
+
+Every value can be overridden from the environment (or on gunicorn's command line, which
+wins over this module).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from django_prodkit.env import Env
+
+env = Env()
+
+# App Service passes the port in PORT (or WEBSITES_PORT for custom containers).
+_port = env.int("WEBSITES_PORT", default=None, min=1, max=65535) or env.int(
+    "PORT", default=8000, min=1, max=65535
+)
+bind = [env.str("PRODKIT_BIND", default=f"0.0.0.0:{_port}")]
+
+# uvicorn workers serve ASGI; set PRODKIT_WORKER_CLASS=gthread with the WSGI entrypoint.
+worker_class = env.str("PRODKIT_WORKER_CLASS", default="uvicorn_worker.UvicornWorker")
+workers = env.int("WEB_CONCURRENCY", default=(os.cpu_count() or 1) * 2 + 1, min=1)
+threads = env.int("PRODKIT_THREADS", default=1, min=1)
+
+# App Service's front end drops a request after 230 s; answer (or fail) before it does.
+timeout = env.int("PRODKIT_TIMEOUT", default=220, min=1)
+graceful_timeout = env.int("PRODKIT_GRACEFUL_TIMEOUT", default=30, min=1)
+keepalive = env.int("PRODKIT_KEEPALIVE", default=5, min=0)
+
+# Recycle workers now and then so a slow leak never takes an instance down; the jitter keeps
+# them from restarting all at once.
+max_requests = env.int("PRODKIT_MAX_REQUESTS", default=1000, min=0)
+max_requests_jitter = max(1, max_requests // 10) if max_requests else 0
+
+accesslog = "-"
+errorlog = "-"
+loglevel = env.str("PRODKIT_SERVER_LOG_LEVEL", default="info")
+
+# The heartbeat file is written every few seconds; keep it off a slow network disk.
+_SHM = "/dev/shm"  # noqa: S108 - gunicorn only keeps its heartbeat file here
+worker_tmp_dir = _SHM if Path(_SHM).is_dir() else None

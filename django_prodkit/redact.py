@@ -1,0 +1,84 @@
+"""Hide secrets in URLs, connection strings and variable values before they reach a message.
+
+Every error, log line and report prodkit writes about a configured value goes through one of
+these functions first. They never raise: a value they cannot parse is hidden whole.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+HIDDEN = "***"
+
+# Words that mark a variable, query parameter or connection-string key as a secret.
+_SECRET_WORDS = re.compile(
+    r"pass|pwd|secret|key|token|sig|credential|connectionstring|connection_string|dsn",
+    re.IGNORECASE,
+)
+
+# `key=value` pairs in libpq ("password=x host=y") and ADO.NET ("Password=x;Server=y") forms.
+_PAIR = re.compile(r"(?P<key>[A-Za-z][A-Za-z0-9 _]*?)\s*=\s*(?P<value>'(?:[^'\\]|\\.)*'|[^;\s]*)")
+
+
+def is_secret_name(name: str) -> bool:
+    """Return True when ``name`` (a variable, parameter or key) looks like it holds a secret."""
+    return bool(_SECRET_WORDS.search(name.replace("-", "_")))
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` with its password and secret-looking query parameters replaced.
+
+    A password with a raw ``/ ? # @`` (which ``urlsplit`` misreads as path, query or host)
+    is hidden whole too: when in doubt, more is hidden, never less.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return HIDDEN if "@" in url else url
+    rest = _hide_password(rest)
+    try:
+        parts = urlsplit(f"{scheme}://{rest}")
+        query = parts.query
+        if query:
+            pairs = parse_qsl(query, keep_blank_values=True)
+            query = urlencode([(k, HIDDEN if is_secret_name(k) else v) for k, v in pairs], safe="*")
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+    except ValueError:
+        return HIDDEN
+
+
+def _hide_password(rest: str) -> str:
+    """Hide the password in ``rest`` (a URL after ``://``).
+
+    The user info normally ends at the last "@": a raw "/", "?", "#" or "@" in a password
+    leaves it there too. Only where the netloc has its "@" and every later "@" sits in a
+    query value (``?from=me@example.com``) does it end earlier.
+    """
+    if "@" not in rest:
+        return rest
+    netloc_end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+    netloc, after = rest[:netloc_end], rest[netloc_end:]
+    if "@" in netloc and _at_only_in_query_values(after):
+        cut = netloc.rfind("@")
+    else:
+        cut = rest.rfind("@")
+    user, colon, _ = rest[:cut].partition(":")
+    return f"{user}:{HIDDEN}{rest[cut:]}" if colon else rest
+
+
+def _at_only_in_query_values(after: str) -> bool:
+    if "@" not in after:
+        return True
+    path, question, query = after.partition("?")
+    if not question or "@" in path or "#" in after:
+        return False
+    return all("=" in pair.partition("@")[0] for pair in query.split("&") if "@" in pair)
+
+
+def redact_connection_string(value: str) -> str:
+    """Return a ``key=value`` connection string with the values of secret keys replaced."""
+
+    def hide(match: re.Match[str]) -> str:
+        return f"{match['key']}={HIDDEN}" if is_secret_name(match["key"]) else match[0]
+
+    return _PAIR.sub(hide, value)

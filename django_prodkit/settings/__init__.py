@@ -1,0 +1,45 @@
+"""Settings helpers: plain functions a project's ``settings.py`` calls; dicts out.
+
+None of them reads Django's settings or touches the network, so each works alone and before
+Django is set up.
+"""
+
+from __future__ import annotations
+
+from django_prodkit.settings.database import (
+    database_from_connection_string,
+    database_from_env,
+    database_from_url,
+)
+from django_prodkit.settings.email import email_from_env, email_from_url
+from django_prodkit.settings.logging import logging_config, logging_from_env
+from django_prodkit.settings.middleware import production_middleware
+from django_prodkit.settings.platform import (
+    Platform,
+    detect_platform,
+    host_settings,
+    host_settings_from_env,
+)
+from django_prodkit.settings.profile import production_settings
+from django_prodkit.settings.security import security_from_env, security_settings
+from django_prodkit.settings.storages import local_storages, storages_from_env
+
+__all__ = [
+    "Platform",
+    "database_from_connection_string",
+    "database_from_env",
+    "database_from_url",
+    "detect_platform",
+    "email_from_env",
+    "email_from_url",
+    "host_settings",
+    "host_settings_from_env",
+    "local_storages",
+    "logging_config",
+    "logging_from_env",
+    "production_middleware",
+    "production_settings",
+    "security_from_env",
+    "security_settings",
+    "storages_from_env",
+]

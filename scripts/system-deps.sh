@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install the Debian packages the test suite needs, when they are missing.
+# mysqlclient (the `mysql` extra) compiles against MariaDB's client headers.
+set -euo pipefail
+
+missing=()
+pkg-config --exists libmariadb 2>/dev/null || pkg-config --exists mysqlclient 2>/dev/null \
+    || missing+=(libmariadb-dev pkg-config)
+
+if ((${#missing[@]} == 0)); then
+    exit 0
+fi
+if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
+    echo "Missing system packages: ${missing[*]}. Install them (Debian: apt-get install ${missing[*]})." >&2
+    exit 1
+fi
+echo "Installing system packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,27 @@
+"""Shared fixtures: the real services and the example project."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.services import require_service
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """URL of the PostgreSQL server the integration tests use (trust auth on this machine)."""
+    return require_service(
+        "PRODKIT_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test", "PostgreSQL"
+    )
+
+
+@pytest.fixture(scope="session")
+def mysql_url() -> str:
+    """URL of the MariaDB/MySQL server the integration tests use."""
+    return require_service("PRODKIT_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test", "MariaDB")
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    """Uploads in a test land in that test's own directory."""
+    settings.MEDIA_ROOT = tmp_path / "media"
