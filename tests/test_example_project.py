@@ -114,6 +114,8 @@ def test_example_passes_djangos_deploy_checks_with_https_settings(tmp_path):
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_ALLOWED_HOSTS": "www.example.com",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        # Production mail; the console default is an error in Django 6.1's deploy checks.
+        "EMAIL_URL": "submission://mailer:password@smtp.example.com",
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy"],
