@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from django_prodkit.env import Env
+from django_prodkit.settings.proxies import trusted_proxies_from_env
 
 env = Env()
 
@@ -33,6 +34,18 @@ keepalive = env.int("PRODKIT_KEEPALIVE", default=5, min=0)
 # them from restarting all at once.
 max_requests = env.int("PRODKIT_MAX_REQUESTS", default=1000, min=0)
 max_requests_jitter = max(1, max_requests // 10) if max_requests else 0
+
+# The proxies whose X-Forwarded-For (and -Proto) the server believes: the same list
+# TrustedProxyMiddleware reads (PRODKIT_TRUSTED_PROXIES, App Service's front ends added
+# there), so gunicorn, its uvicorn worker (which rewrites the client address, and so the
+# access log, from it) and Django agree. gunicorn's own FORWARDED_ALLOW_IPS still wins.
+# Nothing listed means nothing believed, not gunicorn's default of 127.0.0.1. uvicorn has
+# no hop count: with PRODKIT_PROXY_HOPS it would pick another client than Django, so then
+# it believes nothing and the middleware alone finds the client.
+_proxies = trusted_proxies_from_env(env)
+forwarded_allow_ips = env.str("FORWARDED_ALLOW_IPS", default=None) or (
+    "" if _proxies["PRODKIT_PROXY_HOPS"] else ",".join(_proxies["PRODKIT_TRUSTED_PROXIES"])
+)
 
 accesslog = "-"
 errorlog = "-"

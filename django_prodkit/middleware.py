@@ -1,20 +1,60 @@
-"""Small middleware: ``RequestIdMiddleware`` gives every request an id that reaches the logs."""
+"""Small middleware, each natively sync and async.
+
+``HealthCheckMiddleware`` answers the health endpoints before anything else runs,
+``TrustedProxyMiddleware`` puts the client's address in ``REMOTE_ADDR`` behind known proxies,
+``RequestIdMiddleware`` gives every request an id that reaches the logs.
+"""
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextvars import Token
-from typing import cast
+from typing import TypeAlias, cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
+from django_prodkit import health
+from django_prodkit.conf import conf
 from django_prodkit.log import request_id_var
+from django_prodkit.settings.proxies import IPNetwork, parse_networks
+
+IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
+GetResponse: TypeAlias = Callable[[HttpRequest], HttpResponseBase | Awaitable[HttpResponseBase]]
 
 REQUEST_ID_HEADER = "X-Request-ID"
+
+
+class HybridMiddleware:
+    """Base of prodkit's middleware: natively sync and async, so no thread hop under ASGI.
+
+    A subclass implements ``_call`` for the sync path and ``__acall__`` for the async one.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            # Tells Django this instance is a coroutine function: no sync_to_async around it.
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
+        return self.__acall__(request) if self.async_mode else self._call(request)
+
+    def _call(self, request: HttpRequest) -> HttpResponseBase:
+        raise NotImplementedError
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        raise NotImplementedError
+
 
 # An id is written into log lines and echoed in a response header: accept only short tokens
 # that cannot split a header or a log line.
@@ -52,31 +92,16 @@ def request_id_from_headers(request: HttpRequest) -> str | None:
     return None
 
 
-class RequestIdMiddleware:
+class RequestIdMiddleware(HybridMiddleware):
     """Give each request an id: ``request.request_id``, the ``X-Request-ID`` response header
     and ``django_prodkit.log.request_id_var`` (so every log line of the request carries it).
 
     The id comes from the request's headers (see ``request_id_from_headers``) or is a new
-    random one. Runs natively under WSGI and ASGI. Put it first in ``MIDDLEWARE``, right
-    after ``SecurityMiddleware``.
+    random one. Runs natively under WSGI and ASGI. Put it early in ``MIDDLEWARE``, right
+    after ``SecurityMiddleware`` and ``TrustedProxyMiddleware``.
     """
 
-    sync_capable = True
-    async_capable = True
-
-    def __init__(
-        self,
-        get_response: Callable[[HttpRequest], HttpResponseBase | Awaitable[HttpResponseBase]],
-    ) -> None:
-        self.get_response = get_response
-        self.async_mode = iscoroutinefunction(get_response)
-        if self.async_mode:
-            # Tells Django this instance is a coroutine function: no sync_to_async around it.
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
-        if self.async_mode:
-            return self.__acall__(request)
+    def _call(self, request: HttpRequest) -> HttpResponseBase:
         request_id, token = self._start(request)
         try:
             response = cast("HttpResponseBase", self.get_response(request))
@@ -100,4 +125,180 @@ class RequestIdMiddleware:
         return request_id, request_id_var.set(request_id)
 
 
-__all__ = ["REQUEST_ID_HEADER", "RequestIdMiddleware", "request_id_from_headers"]
+class HealthCheckMiddleware(HybridMiddleware):
+    """Answer ``GET``/``HEAD`` on ``/healthz`` and ``/readyz`` before any other middleware.
+
+    App Service's health check (like most load balancers') asks for the path over plain
+    HTTP with the instance's internal address as ``Host``; ``ALLOWED_HOSTS`` and the HTTPS
+    redirect would turn it away. So these two paths, and only these, are answered here,
+    with the views of ``django_prodkit.health``: no host check, no session, no CSRF.
+    Every other request, and every other method on these paths, goes on untouched. Put it
+    first in ``MIDDLEWARE`` (``production_middleware()`` does).
+    """
+
+    def _call(self, request: HttpRequest) -> HttpResponseBase:
+        path = self._health_path(request)
+        if path == health.READINESS_PATH:
+            return health.readyz(request)
+        if path == health.LIVENESS_PATH:
+            return health.healthz(request)
+        return cast("HttpResponseBase", self.get_response(request))
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        path = self._health_path(request)
+        if path == health.READINESS_PATH:
+            return await health.areadyz(request)
+        if path == health.LIVENESS_PATH:
+            return await health.ahealthz(request)
+        return await cast("Awaitable[HttpResponseBase]", self.get_response(request))
+
+    @staticmethod
+    def _health_path(request: HttpRequest) -> str | None:
+        # path_info and method only: reading the host here would validate it.
+        if request.method not in ("GET", "HEAD"):
+            return None
+        return health.health_path(request.path_info)
+
+
+def parse_address(value: str) -> IPAddress | None:
+    """Return the IP address in one forwarding-header entry, or None when it is not one.
+
+    Accepts ``203.0.113.7``, ``203.0.113.7:51234`` (App Service and Application Gateway
+    append the client's port), ``2001:db8::7``, ``[2001:db8::7]`` and ``[2001:db8::7]:443``.
+    An IPv4-mapped IPv6 address (``::ffff:203.0.113.7``) gives the IPv4 one. Anything else
+    (``unknown``, a host name, a bad port) gives None, never an error.
+    """
+    value = value.strip()
+    if value.startswith("["):
+        end = value.find("]")
+        host, rest = value[1:end], value[end + 1 :]
+        if end < 0 or (rest and not (rest[0] == ":" and _is_port(rest[1:]))):
+            return None
+    elif value.count(":") == 1:
+        host, _, port = value.partition(":")
+        if not _is_port(port):
+            return None
+    else:
+        host = value
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def client_address(
+    peer: str,
+    forwarded_for: str,
+    *,
+    networks: Sequence[IPNetwork] = (),
+    hops: int = 0,
+    client_ip: str | None = None,
+) -> str | None:
+    """Return the client's address behind the proxies, or None to keep ``REMOTE_ADDR``.
+
+    With ``networks`` the headers count only when ``peer`` (``REMOTE_ADDR``) is in them;
+    ``forwarded_for`` (``X-Forwarded-For``) is then read from the right, each entry
+    having been appended by the proxy to its right, and the first entry that is not a
+    trusted proxy is the client. With ``hops`` the client is instead that many entries from
+    the right (the leftmost when there are fewer), trusted or not; without ``networks`` any
+    peer may send them. An entry that is not an address ends the walk with nothing
+    believed; ``client_ip`` (App Service's ``X-Client-IP``) is the fallback then.
+    """
+    if not networks and not hops:
+        return None
+    if networks:
+        address = parse_address(peer)
+        if address is None or not _in_networks(address, networks):
+            return None
+    found = _walk_forwarded_for(forwarded_for, networks, hops)
+    if found is None and client_ip:
+        found = parse_address(client_ip)
+    return None if found is None else str(found)
+
+
+class TrustedProxyMiddleware(HybridMiddleware):
+    """Set ``REMOTE_ADDR`` to the client's address when a trusted proxy forwarded the request.
+
+    Reads ``PRODKIT_TRUSTED_PROXIES``, ``PRODKIT_PROXY_HOPS`` and ``PRODKIT_CLIENT_IP_HEADER``
+    (see ``client_address``); with neither of the first two set it does nothing, and it
+    never looks at the headers of a request that did not come from a trusted proxy. Runs
+    natively under WSGI and ASGI. Put it right after ``SecurityMiddleware``.
+    """
+
+    def _call(self, request: HttpRequest) -> HttpResponseBase:
+        self._rewrite(request)
+        return cast("HttpResponseBase", self.get_response(request))
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        self._rewrite(request)
+        return await cast("Awaitable[HttpResponseBase]", self.get_response(request))
+
+    @staticmethod
+    def _rewrite(request: HttpRequest) -> None:
+        networks = _networks(conf.PRODKIT_TRUSTED_PROXIES)
+        hops = conf.PRODKIT_PROXY_HOPS
+        if not networks and not hops:
+            return
+        meta = request.META
+        header = conf.PRODKIT_CLIENT_IP_HEADER
+        client = client_address(
+            meta.get("REMOTE_ADDR", ""),
+            meta.get("HTTP_X_FORWARDED_FOR", ""),
+            networks=networks,
+            hops=hops,
+            client_ip=meta.get(_meta_name(header)) if header else None,
+        )
+        if client is not None:
+            meta["REMOTE_ADDR"] = client
+
+
+def _walk_forwarded_for(header: str, networks: Sequence[IPNetwork], hops: int) -> IPAddress | None:
+    if not header:
+        return None
+    address = None
+    for position, entry in enumerate(reversed(header.split(",")), start=1):
+        address = parse_address(entry)
+        # Only proxies wrote what lies right of here; a malformed entry came from someone
+        # else, and so did everything left of it.
+        if address is None:
+            return None
+        if position == hops or (not hops and not _in_networks(address, networks)):
+            return address
+    # Every entry was a trusted proxy (or there were fewer than ``hops``): the leftmost is
+    # the first address any of them saw.
+    return address
+
+
+def _in_networks(address: IPAddress, networks: Sequence[IPNetwork]) -> bool:
+    # An IPv4 address is simply not in an IPv6 network (and back): no error to catch.
+    return any(address in network for network in networks)
+
+
+@functools.lru_cache(maxsize=16)
+def _networks(entries: tuple[str, ...]) -> tuple[IPNetwork, ...]:
+    # Parsed once per distinct setting value; a bad entry raises ImproperlyConfigured
+    # naming PRODKIT_TRUSTED_PROXIES on the first request.
+    return tuple(parse_networks(entries))
+
+
+def _is_port(value: str) -> bool:
+    # isascii: str.isdigit() also accepts digits like '²'; the length check keeps int() cheap.
+    return value.isascii() and value.isdigit() and len(value) <= 5 and int(value) <= 65535
+
+
+def _meta_name(header: str) -> str:
+    return "HTTP_" + header.upper().replace("-", "_")
+
+
+__all__ = [
+    "REQUEST_ID_HEADER",
+    "HealthCheckMiddleware",
+    "RequestIdMiddleware",
+    "TrustedProxyMiddleware",
+    "client_address",
+    "parse_address",
+    "request_id_from_headers",
+]

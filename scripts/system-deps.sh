@@ -6,6 +6,11 @@ set -euo pipefail
 missing=()
 pkg-config --exists libmariadb 2>/dev/null || pkg-config --exists mysqlclient 2>/dev/null \
     || missing+=(libmariadb-dev pkg-config)
+# Tests start their own memcached and Redis on free ports (never touching shared ones).
+command -v memcached >/dev/null || [[ -x /usr/bin/memcached ]] || missing+=(memcached)
+command -v redis-server >/dev/null || [[ -x /usr/bin/redis-server ]] || missing+=(redis-server)
+# The TLS cache tests make a throw-away certificate authority with it.
+command -v openssl >/dev/null || missing+=(openssl)
 
 if ((${#missing[@]} == 0)); then
     exit 0

@@ -25,3 +25,9 @@ def mysql_url() -> str:
 def _media_root(settings, tmp_path):
     """Uploads in a test land in that test's own directory."""
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """URL of the shared Redis (database 15): never stopped, never flushed by a test."""
+    return require_service("PRODKIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15", "Redis")

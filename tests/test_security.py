@@ -104,9 +104,11 @@ def test_production_middleware_order_is_fixed_and_idempotent():
         "django.middleware.common.CommonMiddleware",
     ]
     result = production_middleware(existing)
-    assert result[:4] == [
+    assert result[:6] == [
         "django.middleware.cache.UpdateCacheMiddleware",
+        "django_prodkit.middleware.HealthCheckMiddleware",
         "django.middleware.security.SecurityMiddleware",
+        "django_prodkit.middleware.TrustedProxyMiddleware",
         "django_prodkit.middleware.RequestIdMiddleware",
         "whitenoise.middleware.WhiteNoiseMiddleware",
     ]

@@ -6,12 +6,21 @@ Django is set up.
 
 from __future__ import annotations
 
+from django_prodkit.settings.caches import (
+    cache_from_azure_connection_string,
+    cache_from_url,
+    cache_middleware_settings,
+    caches_from_env,
+    session_engine_for,
+    session_settings,
+)
 from django_prodkit.settings.database import (
     database_from_connection_string,
     database_from_env,
     database_from_url,
 )
 from django_prodkit.settings.email import email_from_env, email_from_url
+from django_prodkit.settings.health import health_from_env, health_settings
 from django_prodkit.settings.logging import logging_config, logging_from_env
 from django_prodkit.settings.middleware import production_middleware
 from django_prodkit.settings.platform import (
@@ -21,17 +30,24 @@ from django_prodkit.settings.platform import (
     host_settings_from_env,
 )
 from django_prodkit.settings.profile import production_settings
+from django_prodkit.settings.proxies import trusted_proxies, trusted_proxies_from_env
 from django_prodkit.settings.security import security_from_env, security_settings
 from django_prodkit.settings.storages import local_storages, storages_from_env
 
 __all__ = [
     "Platform",
+    "cache_from_azure_connection_string",
+    "cache_from_url",
+    "cache_middleware_settings",
+    "caches_from_env",
     "database_from_connection_string",
     "database_from_env",
     "database_from_url",
     "detect_platform",
     "email_from_env",
     "email_from_url",
+    "health_from_env",
+    "health_settings",
     "host_settings",
     "host_settings_from_env",
     "local_storages",
@@ -41,5 +57,9 @@ __all__ = [
     "production_settings",
     "security_from_env",
     "security_settings",
+    "session_engine_for",
+    "session_settings",
     "storages_from_env",
+    "trusted_proxies",
+    "trusted_proxies_from_env",
 ]

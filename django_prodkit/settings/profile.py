@@ -7,10 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from django_prodkit.env import Env
+from django_prodkit.settings.caches import caches_from_env, session_engine_for, session_settings
 from django_prodkit.settings.database import database_from_env
 from django_prodkit.settings.email import email_from_env
+from django_prodkit.settings.health import health_from_env
 from django_prodkit.settings.logging import logging_from_env
 from django_prodkit.settings.platform import detect_platform, host_settings_from_env
+from django_prodkit.settings.proxies import trusted_proxies_from_env
 from django_prodkit.settings.security import security_from_env
 from django_prodkit.settings.storages import storages_from_env
 
@@ -28,16 +31,22 @@ def production_settings(
     env = env or Env()
     debug = env.bool("DJANGO_DEBUG", default=False)
     platform = detect_platform(env)
+    caches = caches_from_env(env)
     return {
         "DEBUG": debug,
         "SECRET_KEY": _secret_key(env, debug=debug, base_dir=Path(base_dir)),
         "SECRET_KEY_FALLBACKS": env.list("DJANGO_SECRET_KEY_FALLBACKS", default=()),
         **host_settings_from_env(env, platform=platform, debug=debug),
+        **trusted_proxies_from_env(env, platform=platform),
         **security_from_env(env, debug=debug),
         "DATABASES": {"default": database_from_env(env, default=default_database)},
-        # The embedded default; shared cache presets come with the caches helper.
-        "CACHES": {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
+        # CACHE_URL (or Azure's variables), locmem:// without: "default" and "pages".
+        "CACHES": caches,
+        # Sessions in the database, read through the default cache when every process
+        # shares it (Redis, memcached); straight from the database otherwise.
+        **session_settings(engine=session_engine_for(caches["default"])),
         **storages_from_env(env, base_dir=base_dir),
+        **health_from_env(env),
         "LOGGING": logging_from_env(env),
         **email_from_env(env),
     }

@@ -1,0 +1,63 @@
+"""prodkit's own Django settings, read when used (never at import), defaults written here.
+
+``from django_prodkit.conf import conf`` then ``conf.PRODKIT_HEALTH_TIMEOUT``: the value in
+the project's settings, or the default below. Overriding a setting in a test (the
+``settings`` fixture, ``override_settings``) takes effect on the next read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.conf import settings
+
+DEFAULT_HEALTH_CHECKS = ("database", "cache", "storage")
+
+
+class Settings:
+    """prodkit's settings with their defaults; every read goes to ``django.conf.settings``."""
+
+    @property
+    def PRODKIT_HEALTH_TIMEOUT(self) -> float:
+        """Seconds each readiness probe may take before it counts as failed."""
+        return float(getattr(settings, "PRODKIT_HEALTH_TIMEOUT", 2.0))
+
+    @property
+    def PRODKIT_HEALTH_CACHE_SECONDS(self) -> float:
+        """Seconds a readiness result is reused in this process (0 probes every time)."""
+        return float(getattr(settings, "PRODKIT_HEALTH_CACHE_SECONDS", 1.0))
+
+    @property
+    def PRODKIT_HEALTH_TOKEN(self) -> str | None:
+        """Bearer token that unlocks per-check details on the health endpoints; None: never."""
+        token = getattr(settings, "PRODKIT_HEALTH_TOKEN", None)
+        return str(token) if token else None
+
+    @property
+    def PRODKIT_HEALTH_CHECKS(self) -> tuple[str, ...]:
+        """What ``/readyz`` probes: ``database``, ``cache``, ``storage``, each optionally
+        ``:ALIAS`` (``cache:sessions``); the bare name means the ``default`` alias."""
+        checks: Sequence[str] = getattr(settings, "PRODKIT_HEALTH_CHECKS", DEFAULT_HEALTH_CHECKS)
+        return tuple(checks)
+
+    @property
+    def PRODKIT_TRUSTED_PROXIES(self) -> tuple[str, ...]:
+        """IP addresses and CIDR networks of the proxies whose forwarding headers are believed."""
+        return tuple(getattr(settings, "PRODKIT_TRUSTED_PROXIES", ()))
+
+    @property
+    def PRODKIT_PROXY_HOPS(self) -> int:
+        """Number of proxies in front of the app; 0: only ``PRODKIT_TRUSTED_PROXIES`` decides."""
+        return int(getattr(settings, "PRODKIT_PROXY_HOPS", 0))
+
+    @property
+    def PRODKIT_CLIENT_IP_HEADER(self) -> str | None:
+        """A header a trusted proxy puts the client address in (App Service: ``X-Client-IP``),
+        used when ``X-Forwarded-For`` gives none."""
+        header = getattr(settings, "PRODKIT_CLIENT_IP_HEADER", None)
+        return str(header) if header else None
+
+
+conf = Settings()
+
+__all__ = ["DEFAULT_HEALTH_CHECKS", "Settings", "conf"]

@@ -1,0 +1,173 @@
+"""Two app servers behind one Redis: a login on one is a login on the other.
+
+Two real server processes of example_project share a SQLite file and the shared Redis
+(database 15, a key prefix of this test's own). The session row is deleted from the database
+after the login, so the second server can only find the session in Redis.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.servers import free_port, wait_for_port
+
+EXAMPLE_PROJECT = Path(__file__).resolve().parents[1] / "example_project"
+PASSWORD = "Two-Instances-Pw-1"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def project_env(tmp_path, redis_url) -> Iterator[dict[str, str]]:
+    prefix = f"sessions-{uuid.uuid4().hex[:12]}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "AZURE_"))}
+    env.pop("CACHE_URL", None)
+    env.update(
+        DJANGO_SETTINGS_MODULE="example_project.settings",
+        DJANGO_SECRET_KEY="shared-by-both-instances-" + "s" * 40,
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        DJANGO_STATIC_ROOT=str(tmp_path / "static"),
+        DJANGO_MEDIA_ROOT=str(tmp_path / "media"),
+        DJANGO_SUPERUSER_PASSWORD=PASSWORD,
+        PRODKIT_HTTPS="false",
+        PYTHON_DOTENV_DISABLED="1",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'shared.sqlite3'}",
+        CACHE_URL=redis_url,
+        PRODKIT_CACHE_KEY_PREFIX=prefix,
+    )
+    yield env
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=f"{prefix}:*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+def manage(env, *args):
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=EXAMPLE_PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture
+def two_instances(project_env, tmp_path) -> Iterator[tuple[str, str]]:
+    """Base URLs of two running servers of the example project."""
+    manage(project_env, "migrate", "--noinput")
+    manage(project_env, "collectstatic", "--noinput", "--verbosity", "0")
+    manage(
+        project_env,
+        "createsuperuser",
+        "--noinput",
+        "--username",
+        "admin",
+        "--email",
+        "admin@example.com",
+    )
+    processes, bases = [], []
+    try:
+        for name in ("a", "b"):
+            port = free_port()
+            with (tmp_path / f"{name}.log").open("w") as log:
+                processes.append(
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            "manage.py",
+                            "runserver",
+                            "--noreload",
+                            f"127.0.0.1:{port}",
+                        ],
+                        cwd=EXAMPLE_PROJECT,
+                        env=project_env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+            wait_for_port(port, timeout=30)
+            bases.append(f"http://127.0.0.1:{port}")
+        yield bases[0], bases[1]
+    finally:
+        for process in processes:
+            os.killpg(process.pid, signal.SIGINT)
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def browser():
+    jar = http.cookiejar.CookieJar()
+    return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar)), jar
+
+
+def open_page(opener, url, data=None):
+    """Return (final URL, status, body) after following redirects."""
+    body = urllib.parse.urlencode(data).encode() if data is not None else None
+    with opener.open(url, data=body, timeout=10) as response:
+        return response.geturl(), response.status, response.read().decode()
+
+
+def log_in(opener, base):
+    _, status, html = open_page(opener, f"{base}/admin/login/?next=/admin/")
+    assert status == 200
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+    form = {
+        "csrfmiddlewaretoken": token,
+        "username": "admin",
+        "password": PASSWORD,
+        "next": "/admin/",
+    }
+    return open_page(opener, f"{base}/admin/login/?next=/admin/", form)
+
+
+def test_login_on_one_instance_is_a_login_on_the_other(two_instances, project_env, redis_url):
+    a, b = two_instances
+    opener, jar = browser()
+    url, status, html = log_in(opener, a)
+    assert (urllib.parse.urlsplit(url).path, status) == ("/admin/", 200)
+    assert "Site administration" in html
+    session_id = next(c.value for c in jar if c.name == "sessionid")
+
+    # The session lives in Redis under the project's key prefix...
+    client = redis.Redis.from_url(redis_url)
+    prefix = project_env["PRODKIT_CACHE_KEY_PREFIX"]
+    assert any(session_id in key.decode() for key in client.scan_iter(match=f"{prefix}:*"))
+    client.close()
+    # ...and only there once its database row is gone.
+    database = project_env["DATABASE_URL"].removeprefix("sqlite:///")
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("DELETE FROM django_session").rowcount == 1
+    conn.close()
+
+    url, status, html = open_page(opener, f"{b}/admin/")
+    assert (urllib.parse.urlsplit(url).path, status) == ("/admin/", 200)
+    assert "Site administration" in html
+
+    # Without the cookie, instance B sends a stranger to the login page.
+    stranger, _ = browser()
+    url, status, _ = open_page(stranger, f"{b}/admin/")
+    assert (urllib.parse.urlsplit(url).path, status) == ("/admin/login/", 200)
