@@ -41,30 +41,10 @@ from tests.servers import Server, free_port, own_redis, wait_for_port  # noqa: E
 BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
 
-# The settings both servers run: the example's, plus the health settings from the
-# environment (so the benchmark does not depend on production_settings() reading them).
-BENCH_SETTINGS = """\
-from example_project.settings import *  # noqa: F403
-
-from django_prodkit.settings import health_from_env
-
-globals().update(health_from_env())
-"""
-
-
-def resilient_cache_available() -> bool:
-    try:
-        from django_prodkit.cache import ResilientRedisCache  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
 
 def breaker_cooldown() -> float:
-    try:
-        from django_prodkit.cache import DEFAULT_COOLDOWN
-    except ImportError:
-        return 5.0
+    from django_prodkit.cache import DEFAULT_COOLDOWN
+
     return float(DEFAULT_COOLDOWN)
 
 
@@ -134,8 +114,8 @@ def server_env(tmp: Path, redis_port: int, *, resilient: bool, timeout: float) -
     return {
         **os.environ,
         "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
-        "PYTHONPATH": os.pathsep.join([str(tmp), str(ROOT / "example_project"), str(ROOT)]),
-        "DJANGO_SETTINGS_MODULE": "bench_settings",
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "example_project"), str(ROOT)]),
+        "DJANGO_SETTINGS_MODULE": "example_project.settings",
         "PYTHON_DOTENV_DISABLED": "1",
         "DJANGO_SECRET_KEY": "benchmark-only-" + "k" * 50,
         "DJANGO_ALLOWED_HOSTS": HOST,
@@ -154,8 +134,7 @@ def server_env(tmp: Path, redis_port: int, *, resilient: bool, timeout: float) -
 
 
 def prepare(tmp: Path, env: dict[str, str]) -> None:
-    """Write the settings module, migrate the database, collect static files."""
-    (tmp / "bench_settings.py").write_text(BENCH_SETTINGS)
+    """Migrate the database, collect static files."""
     manage = [sys.executable, str(ROOT / "example_project" / "manage.py")]
     for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
         subprocess.run(
@@ -219,12 +198,6 @@ def main() -> None:
     count = 100 if args.quick else 400
     hung_count = 5 if args.quick else 15
     timeout = args.timeout
-    with_resilient = resilient_cache_available()
-    if not with_resilient:
-        print(
-            "django_prodkit.cache.ResilientRedisCache is not available: "
-            "skipping the resilient-cache part."
-        )
 
     results: dict[str, list[list[float]]] = {
         "healthz": [],
@@ -241,10 +214,8 @@ def main() -> None:
         plain_env = server_env(tmp, redis.port, resilient=False, timeout=timeout)
         prepare(tmp, plain_env)
         plain = Client(stack.enter_context(gunicorn(plain_env, tmp / "plain.log")))
-        resilient = None
-        if with_resilient:
-            resilient_env = server_env(tmp, redis.port, resilient=True, timeout=timeout)
-            resilient = Client(stack.enter_context(gunicorn(resilient_env, tmp / "res.log")))
+        resilient_env = server_env(tmp, redis.port, resilient=True, timeout=timeout)
+        resilient = Client(stack.enter_context(gunicorn(resilient_env, tmp / "res.log")))
         plain.wait_for("/readyz", 200)
 
         for number in range(1, rounds + 1):
@@ -252,23 +223,20 @@ def main() -> None:
             # Up; /healthz is the floor: the same stack, no probe.
             results["healthz"].append(plain.sample("/healthz", count, 200))
             results["readyz_up"].append(plain.sample("/readyz", count, 200))
-            if resilient:
-                results["resilient_up"].append(resilient.sample("/about/", count, 200))
+            results["resilient_up"].append(resilient.sample("/about/", count, 200))
             # Dead: the process is gone, connections are refused.
             redis.stop()
             results["readyz_dead"].append(plain.sample("/readyz", count, 503))
-            if resilient:
-                results["resilient_dead"].append(resilient.sample("/about/", count, 200))
+            results["resilient_dead"].append(resilient.sample("/about/", count, 200))
             # Hung: connections are accepted and never answered; each probe times out.
             redis.start()
             plain.wait_for("/readyz", 200)
             with hung(redis):
                 results["readyz_hung"].append(plain.sample("/readyz", hung_count, 503, 0))
             plain.wait_for("/readyz", 200)
-            if resilient:
-                # Let the resilient cache's circuit breaker (opened while Redis was dead)
-                # come to its trial call before the next round measures "up".
-                time.sleep(max(0.0, breaker_cooldown() + 0.5 - hung_count * timeout))
+            # Let the resilient cache's circuit breaker (opened while Redis was dead)
+            # come to its trial call before the next round measures "up".
+            time.sleep(max(0.0, breaker_cooldown() + 0.5 - hung_count * timeout))
 
     figures = {name: summary(values) for name, values in results.items() if values}
     worst_dead_p99 = max(figures["readyz_dead"]["p99"], figures["readyz_hung"]["p99"])
@@ -276,10 +244,8 @@ def main() -> None:
         # Over one probe timeout, the worst of dead and hung: at most ~1.0 means the probes
         # run concurrently and the request never waits past its timeout.
         "readyz_dead_p99_vs_timeout": round(worst_dead_p99 / (timeout * 1000), 3),
-        "resilient_dead_p50_delta_ms": (
-            round(figures["resilient_dead"]["p50"] - figures["resilient_up"]["p50"], 3)
-            if with_resilient
-            else None
+        "resilient_dead_p50_delta_ms": round(
+            figures["resilient_dead"]["p50"] - figures["resilient_up"]["p50"], 3
         ),
         "readyz_up_p50_ms": figures["readyz_up"]["p50"],
     }
@@ -293,7 +259,6 @@ def main() -> None:
                 "rounds": rounds,
                 "timeout_ms": timeout * 1000,
                 "seconds": round(time.monotonic() - started, 1),
-                "resilient_cache": with_resilient,
                 **{f"{name}_ms": figure for name, figure in figures.items()},
                 "ratios": ratios,
             }
