@@ -257,6 +257,9 @@ def _probe_database(alias: str) -> None:
             cursor.fetchone()
     finally:
         connection.close()
+        if connection.connection is not None:
+            # SQLite ignores close() on an in-memory database; this connection is ours alone.
+            connection.connection.close()
 
 
 def _probe_cache(name: str, alias: str, clients: dict[str, BaseCache]) -> None:
