@@ -25,6 +25,20 @@ _TRUE = frozenset({"1", "true", "yes", "on", "t", "y"})
 _FALSE = frozenset({"0", "false", "no", "off", "f", "n"})
 
 
+def parse_bool(value: str) -> bool:
+    """Return ``value`` as a boolean (true/false, 1/0, yes/no, on/off, any case).
+
+    Raises ``ValueError`` for anything else; callers turn that into an error naming where
+    the value came from.
+    """
+    word = value.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ValueError(value)
+
+
 class _Missing:
     def __repr__(self) -> str:
         return "<required>"
@@ -131,16 +145,7 @@ class Env:
     def bool(self, name: builtins.str, default: None) -> builtins.bool | None: ...
     def bool(self, name: builtins.str, default: Any = REQUIRED) -> Any:
         """Return ``name`` as a boolean: true/false, 1/0, yes/no, on/off (any case)."""
-
-        def parse(value: builtins.str) -> builtins.bool:
-            word = value.strip().lower()
-            if word in _TRUE:
-                return True
-            if word in _FALSE:
-                return False
-            raise ValueError(value)
-
-        return self._read(name, default, parse, "a boolean (true/false/1/0)")
+        return self._read(name, default, parse_bool, "a boolean (true/false/1/0)")
 
     @overload
     def int(
@@ -314,4 +319,4 @@ def _range(kind: str, low: Any, high: Any) -> str:
     return kind
 
 
-__all__ = ["REQUIRED", "Env"]
+__all__ = ["REQUIRED", "Env", "parse_bool"]

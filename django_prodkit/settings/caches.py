@@ -17,7 +17,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
-from django_prodkit.env import Env
+from django_prodkit.env import Env, parse_bool
 from django_prodkit.redact import redact_url
 
 REDIS_BACKEND = "django.core.cache.backends.redis.RedisCache"
@@ -91,8 +91,6 @@ _AZURE_TLS_PORT = 6380
 AZURE_REDIS_CONNECTIONSTRING = "AZURE_REDIS_CONNECTIONSTRING"
 AZURE_REDIS_PREFIX = "AZURE_REDIS_"
 
-_TRUE = frozenset({"1", "true", "yes", "on", "t", "y"})
-_FALSE = frozenset({"0", "false", "no", "off", "f", "n"})
 
 SESSION_ENGINES = {
     "cached_db": "django.contrib.sessions.backends.cached_db",
@@ -557,12 +555,12 @@ def _port(text: str, source: str) -> int:
 
 
 def _flag(value: str, source: str, key: str) -> bool:
-    word = value.strip().lower()
-    if word in _TRUE:
-        return True
-    if word in _FALSE:
-        return False
-    raise ImproperlyConfigured(f"{source} sets {key} to {value!r}; use true or false.")
+    try:
+        return parse_bool(value)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{source} sets {key} to {value!r}; use true or false."
+        ) from None
 
 
 def _check_numbers(source: str, version: int, timeout: int | None) -> None:

@@ -26,7 +26,7 @@ from typing import Any, Literal
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from django_prodkit.env import Env
+from django_prodkit.env import Env, parse_bool
 from django_prodkit.redact import redact_url
 
 Family = Literal["postgresql", "mysql", "mssql", "sqlite"]
@@ -155,8 +155,6 @@ _MYSQL_SSL_MODES = {
     "verify-full": "VERIFY_IDENTITY",
 }
 _VERIFIED = frozenset({"verify-ca", "verify-full"})
-_TRUE_WORDS = frozenset({"true", "yes", "on", "1", "t", "y"})
-_FALSE_WORDS = frozenset({"false", "no", "off", "0", "f", "n"})
 
 # Azure Service Connector sets these on the app (learn.microsoft.com/azure/service-connector/
 # how-to-integrate-postgres, how-to-integrate-mysql, how-to-integrate-sql-database):
@@ -872,12 +870,10 @@ def _odbc_word(value: Any) -> str:
 
 
 def _odbc_bool(value: str, source: str, key: str) -> str:
-    word = value.strip().lower()
-    if word in _TRUE_WORDS:
-        return "yes"
-    if word in _FALSE_WORDS:
-        return "no"
-    raise ImproperlyConfigured(f"{source} sets {key} to {value!r}; use yes or no.")
+    try:
+        return "yes" if parse_bool(value) else "no"
+    except ValueError:
+        raise ImproperlyConfigured(f"{source} sets {key} to {value!r}; use yes or no.") from None
 
 
 def _odbc_encrypt(value: str, source: str) -> str:
@@ -900,10 +896,12 @@ def _pool(
     """Return the pool option to store, or None; refuse a pool for engines without one."""
     chosen: Any = url_pool if tuning.pool is False else tuning.pool
     if isinstance(chosen, str | int) and not isinstance(chosen, bool):
-        word = str(chosen).strip().lower()
-        if word not in _TRUE_WORDS | _FALSE_WORDS:
-            raise ImproperlyConfigured(f"{source} sets pool to {chosen!r}; use true or false.")
-        chosen = word in _TRUE_WORDS
+        try:
+            chosen = parse_bool(str(chosen))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{source} sets pool to {chosen!r}; use true or false."
+            ) from None
     # An empty dict asks for a pool with psycopg's defaults; it is not "off".
     if chosen is None or chosen is False:
         return None

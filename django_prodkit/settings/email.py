@@ -16,7 +16,7 @@ from urllib.parse import SplitResult, unquote, urlsplit
 import django
 from django.core.exceptions import ImproperlyConfigured
 
-from django_prodkit.env import Env
+from django_prodkit.env import Env, parse_bool
 from django_prodkit.redact import HIDDEN, redact_url
 
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
@@ -92,8 +92,6 @@ _EXPECTED = {
     "file": "file:///ABSOLUTE/PATH",
 }
 _OPTION_NAME = re.compile(r"[A-Za-z_]{1,32}")
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off"})
 
 
 def email_from_url(
@@ -308,12 +306,12 @@ def _flag(params: dict[str, str], name: str, default: bool, source: str, url: st
     value = params.get(name)
     if value is None:
         return default
-    word = value.strip().lower()
-    if word in _TRUE:
-        return True
-    if word in _FALSE:
-        return False
-    raise _error(source, url, f"has ?{name}={value!r}", f"?{name}=true or ?{name}=false")
+    try:
+        return parse_bool(value)
+    except ValueError:
+        raise _error(
+            source, url, f"has ?{name}={value!r}", f"?{name}=true or ?{name}=false"
+        ) from None
 
 
 def _port(parts: SplitResult, url: str, source: str) -> int | None:
