@@ -22,10 +22,8 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,9 +34,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.servers import Server, free_port, own_redis, wait_for_port  # noqa: E402
+from tests.example import example_env, gunicorn, manage  # noqa: E402
+from tests.servers import Server, own_redis  # noqa: E402
 
-BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
 
 
@@ -111,70 +109,14 @@ def summary(rounds: list[list[float]]) -> dict[str, float]:
 
 
 def server_env(tmp: Path, redis_port: int, *, resilient: bool, timeout: float) -> dict[str, str]:
-    return {
-        **os.environ,
-        "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "example_project"), str(ROOT)]),
-        "DJANGO_SETTINGS_MODULE": "example_project.settings",
-        "PYTHON_DOTENV_DISABLED": "1",
-        "DJANGO_SECRET_KEY": "benchmark-only-" + "k" * 50,
-        "DJANGO_ALLOWED_HOSTS": HOST,
-        "PRODKIT_HTTPS": "false",
-        "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
-        "DJANGO_STATIC_ROOT": str(tmp / "static"),
-        "DJANGO_MEDIA_ROOT": str(tmp / "media"),
-        "CACHE_URL": f"redis://{HOST}:{redis_port}/0",
-        "PRODKIT_CACHE_RESILIENT": "true" if resilient else "false",
-        "PRODKIT_HEALTH_TIMEOUT": str(timeout),
+    return example_env(
+        tmp,
+        CACHE_URL=f"redis://{HOST}:{redis_port}/0",
+        PRODKIT_CACHE_RESILIENT="true" if resilient else "false",
+        PRODKIT_HEALTH_TIMEOUT=str(timeout),
         # Every /readyz probes: the figure is the probe, not the in-process reuse.
-        "PRODKIT_HEALTH_CACHE_SECONDS": "0",
-        "WEB_CONCURRENCY": "1",
-        "PRODKIT_MAX_REQUESTS": "0",
-    }
-
-
-def prepare(tmp: Path, env: dict[str, str]) -> None:
-    """Migrate the database, collect static files."""
-    manage = [sys.executable, str(ROOT / "example_project" / "manage.py")]
-    for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
-        subprocess.run(
-            [*manage, *command, "--verbosity", "0"],
-            env=env,
-            cwd=ROOT / "example_project",
-            check=True,
-        )
-
-
-@contextmanager
-def gunicorn(env: dict[str, str], log: Path) -> Iterator[int]:
-    """Serve the site under gunicorn + uvicorn worker on a free loopback port."""
-    port = free_port()
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [
-                str(BIN / "gunicorn"),
-                "-c",
-                "python:django_prodkit.gunicorn_conf",
-                "--bind",
-                f"{HOST}:{port}",
-                "django_prodkit.asgi:application",
-            ],
-            env=env,
-            cwd=ROOT / "example_project",
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_for_port(port, timeout=60)
-        yield port
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        PRODKIT_HEALTH_CACHE_SECONDS="0",
+    )
 
 
 @contextmanager
@@ -212,7 +154,8 @@ def main() -> None:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="prodkit-bench-")))
         redis = stack.enter_context(own_redis())
         plain_env = server_env(tmp, redis.port, resilient=False, timeout=timeout)
-        prepare(tmp, plain_env)
+        manage(plain_env, "migrate", "--noinput", "--verbosity", "0")
+        manage(plain_env, "collectstatic", "--noinput", "--verbosity", "0")
         plain = Client(stack.enter_context(gunicorn(plain_env, tmp / "plain.log")))
         resilient_env = server_env(tmp, redis.port, resilient=True, timeout=timeout)
         resilient = Client(stack.enter_context(gunicorn(resilient_env, tmp / "res.log")))

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
 import pytest
+from psycopg import sql
 
 from tests.services import require_service
 
@@ -31,3 +37,16 @@ def _media_root(settings, tmp_path):
 def redis_url() -> str:
     """URL of the shared Redis (database 15): never stopped, never flushed by a test."""
     return require_service("PRODKIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15", "Redis")
+
+
+@pytest.fixture
+def postgres_database(postgres_url) -> Iterator[str]:
+    """URL of a new, empty PostgreSQL database, dropped after the test."""
+    name = f"prodkit_it_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield urlunsplit(urlsplit(postgres_url)._replace(path=f"/{name}"))
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )

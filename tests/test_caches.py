@@ -7,22 +7,18 @@ database per test.
 
 from __future__ import annotations
 
-import os
-import secrets
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import psycopg
 import pytest
 import redis
 from django.core.cache import CacheHandler
 from django.core.exceptions import ImproperlyConfigured
-from psycopg import sql
 from redis.connection import parse_url
 
 from django_prodkit.env import Env
@@ -39,9 +35,9 @@ from django_prodkit.settings.caches import (
     session_engine_for,
     session_settings,
 )
+from tests.example import example_env, manage
 from tests.servers import Server, free_port, own_memcached, require_binary
 
-EXAMPLE_PROJECT = Path(__file__).resolve().parents[1] / "example_project"
 REDIS = "django.core.cache.backends.redis.RedisCache"
 MEMCACHED = "django.core.cache.backends.memcached.PyMemcacheCache"
 RESILIENT_REDIS = "django_prodkit.cache.ResilientRedisCache"
@@ -733,40 +729,9 @@ def test_rediss_checks_the_host_name(tls_redis):
 
 
 @pytest.fixture
-def postgres_database(postgres_url) -> Iterator[str]:
-    name = f"prodkit_cache_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield urlunsplit(urlsplit(postgres_url)._replace(path=f"/{name}"))
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-
-
-def manage(database_url, *args, **extra_env):
-    """Run the example project's manage.py in a fresh process; return its stdout."""
-    dropped = ("DJANGO_SETTINGS_MODULE", "AZURE_", "CACHE_URL", "PRODKIT_CACHE_")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
-    env.update(
-        DATABASE_URL=database_url,
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-        DJANGO_ALLOWED_HOSTS="localhost",
-        PRODKIT_HTTPS="false",
-        PYTHON_DOTENV_DISABLED="1",
-        **extra_env,
-    )
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=EXAMPLE_PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
+def cache_env(postgres_database, tmp_path):
+    """The example project on a fresh PostgreSQL database, with a database cache."""
+    return example_env(tmp_path, DATABASE_URL=postgres_database, CACHE_URL="db://prodkit_cache")
 
 
 def postgres_tables(url):
@@ -801,22 +766,23 @@ print("database cache ok")
 
 
 @pytest.mark.slow
-def test_migrate_creates_the_cache_tables_and_the_database_cache_works(postgres_database):
-    cache_url = {"CACHE_URL": "db://prodkit_cache"}
-    output = manage(postgres_database, "migrate", "--noinput", **cache_url)
+def test_migrate_creates_the_cache_tables_and_the_database_cache_works(
+    cache_env, postgres_database
+):
+    output = manage(cache_env, "migrate", "--noinput")
     assert {"prodkit_cache", "prodkit_cache_pages"} <= postgres_tables(postgres_database)
     assert "Created cache table 'prodkit_cache'." in output
     assert "Created cache table 'prodkit_cache_pages'." in output
     # Idempotent: a second migrate finds the tables and says nothing about them.
-    output = manage(postgres_database, "migrate", "--noinput", **cache_url)
+    output = manage(cache_env, "migrate", "--noinput")
     assert "cache table" not in output.lower()
-    result = manage(postgres_database, "shell", "-c", DATABASE_CACHE_SCRIPT, **cache_url)
+    result = manage(cache_env, "shell", "-c", DATABASE_CACHE_SCRIPT)
     assert "database cache ok" in result
 
 
 @pytest.mark.slow
-def test_migrate_creates_no_cache_table_without_a_database_cache(postgres_database):
-    manage(postgres_database, "migrate", "--noinput", CACHE_URL="locmem://")
+def test_migrate_creates_no_cache_table_without_a_database_cache(cache_env, postgres_database):
+    manage({**cache_env, "CACHE_URL": "locmem://"}, "migrate", "--noinput")
     tables = postgres_tables(postgres_database)
     assert "django_migrations" in tables
     assert not {t for t in tables if "cache" in t}

@@ -6,11 +6,7 @@ tests/conftest.py, or a file under tmp_path, and never touches Django's test dat
 
 from __future__ import annotations
 
-import os
-import secrets
 import sqlite3
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +16,6 @@ import MySQLdb
 import psycopg
 import pytest
 from django.db.utils import ConnectionHandler, OperationalError
-from psycopg import sql
 
 from django_prodkit.env import Env
 from django_prodkit.settings.database import (
@@ -28,8 +23,7 @@ from django_prodkit.settings.database import (
     database_from_env,
     database_from_url,
 )
-
-EXAMPLE_PROJECT = Path(__file__).parents[1] / "example_project"
+from tests.example import example_env, manage
 
 pytestmark = pytest.mark.slow
 
@@ -44,19 +38,6 @@ def with_database(url: str, name: str) -> str:
 
 def with_query(url: str, query: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}{query}"
-
-
-@pytest.fixture
-def postgres_database(postgres_url) -> Iterator[str]:
-    """URL of a new, empty PostgreSQL database."""
-    name = fresh_name()
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield with_database(postgres_url, name)
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
 
 
 def mysql_connect(url: str) -> MySQLdb.Connection:
@@ -84,49 +65,25 @@ def mysql_database(mysql_url) -> Iterator[str]:
         conn.close()
 
 
-def migrate_example_project(database_url: str) -> None:
-    """Run the example project's migrations against ``database_url`` in a fresh process."""
-    manage = EXAMPLE_PROJECT / "manage.py"
-    assert manage.is_file(), f"{manage} is missing"
-    # pytest-django exports DJANGO_SETTINGS_MODULE=tests.settings, which manage.py's
-    # setdefault would keep; the other variables would pick a database of their own.
-    dropped = ("DJANGO_SETTINGS_MODULE", "AZURE_POSTGRESQL_", "AZURE_MYSQL_", "AZURE_SQL_")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
-    env.pop("PRODKIT_DB_POOL", None)
-    env.update(
-        DATABASE_URL=database_url,
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-        DJANGO_DEBUG="false",
-        DJANGO_ALLOWED_HOSTS="localhost",
-        PRODKIT_HTTPS="false",
-    )
-    result = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput"],
-        cwd=EXAMPLE_PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+def migrate_example_project(database_url: str, tmp_path: Path) -> None:
+    manage(example_env(tmp_path, DATABASE_URL=database_url), "migrate", "--noinput")
 
 
 CORE_MIGRATION = ("contenttypes", "0001_initial")
 
 
-def test_postgres_url_migrates_example_project(postgres_database):
-    migrate_example_project(postgres_database)
+def test_postgres_url_migrates_example_project(postgres_database, tmp_path):
+    migrate_example_project(postgres_database, tmp_path)
     with psycopg.connect(postgres_database) as conn:
         rows = conn.execute("SELECT app, name FROM django_migrations").fetchall()
     assert CORE_MIGRATION in set(rows)
 
 
-def test_mariadb_url_migrates_example_project(mysql_database):
+def test_mariadb_url_migrates_example_project(mysql_database, tmp_path):
     # The mariadb:// scheme, and an sslmode that dj-database-url would hand to MySQLdb as an
     # invalid keyword argument.
     url = with_query(mysql_database.replace("mysql://", "mariadb://", 1), "sslmode=prefer")
-    migrate_example_project(url)
+    migrate_example_project(url, tmp_path)
     conn = mysql_connect(mysql_database)
     try:
         cursor = conn.cursor()
@@ -139,7 +96,7 @@ def test_mariadb_url_migrates_example_project(mysql_database):
 
 def test_sqlite_url_migrates_example_project_in_wal_mode(tmp_path):
     path = tmp_path / "db.sqlite3"
-    migrate_example_project(f"sqlite:///{path}")
+    migrate_example_project(f"sqlite:///{path}", tmp_path)
     with sqlite3.connect(path) as conn:
         rows = conn.execute("SELECT app, name FROM django_migrations").fetchall()
         journal_mode = conn.execute("PRAGMA journal_mode").fetchone()[0]

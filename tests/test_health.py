@@ -6,14 +6,10 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -23,9 +19,9 @@ from django.test import AsyncClient, Client
 from django_prodkit.env import Env
 from django_prodkit.health import HEALTH_PATHS, health_path, is_health_path
 from django_prodkit.settings.health import health_from_env, health_settings
-from tests.servers import free_port, own_redis, wait_for_port
+from tests.example import example_env, gunicorn
+from tests.servers import own_redis
 
-ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 0.5
 TOKEN = "health-token-" + "t" * 24
 BOGUS_HOST = "10.0.0.5:8000"
@@ -520,42 +516,9 @@ def http_get(port, path, host):
 @pytest.mark.slow
 def test_real_server_answers_the_platform_probe(tmp_path):
     """gunicorn + uvicorn worker serving the example site, HTTPS on, probed like App Service."""
-    port = free_port()
-    static = tmp_path / "static"
-    static.mkdir()
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-        "DJANGO_SETTINGS_MODULE": "example_project.settings",
-        "PYTHON_DOTENV_DISABLED": "1",
-        "DJANGO_SECRET_KEY": "health-test-" + "k" * 50,
-        "DJANGO_ALLOWED_HOSTS": "www.example.com",
-        "PRODKIT_HTTPS": "true",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "DJANGO_STATIC_ROOT": str(static),
-        "DJANGO_MEDIA_ROOT": str(tmp_path / "media"),
-        "WEB_CONCURRENCY": "1",
-        "PRODKIT_MAX_REQUESTS": "0",
-    }
+    env = example_env(tmp_path, DJANGO_ALLOWED_HOSTS="www.example.com", PRODKIT_HTTPS="true")
     log = tmp_path / "server.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "gunicorn"),
-                "-c",
-                "python:django_prodkit.gunicorn_conf",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "django_prodkit.asgi:application",
-            ],
-            cwd=ROOT / "example_project",
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_for_port(port, timeout=30)
+    with gunicorn(env, log) as port:
         for path in ("/readyz", "/healthz"):
             status, headers, body = http_get(port, path, BOGUS_HOST)
             assert (status, json.loads(body)) == (200, {"status": "ok"}), log.read_text()
@@ -565,10 +528,3 @@ def test_real_server_answers_the_platform_probe(tmp_path):
         assert http_get(port, "/", BOGUS_HOST)[0] == 400
         status, headers, _ = http_get(port, "/", "www.example.com")
         assert (status, headers["Location"]) == (301, "https://www.example.com/")
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()

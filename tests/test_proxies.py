@@ -12,10 +12,7 @@ import http.client
 import ipaddress
 import os
 import re
-import signal
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -34,11 +31,9 @@ from django_prodkit.settings.proxies import (
     trusted_proxies,
     trusted_proxies_from_env,
 )
-from tests.servers import free_port, wait_for_port
+from tests.example import BIN, example_env, gunicorn
 from tests.test_health import asgi_get
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 APP_SERVICE = Platform(kind="appservice", hostnames=("site.azurewebsites.net",), tls_proxy=True)
 GATEWAY = "10.1.2.0/24"  # an Application Gateway subnet
 CLIENT = "203.0.113.7"
@@ -466,15 +461,6 @@ def test_gunicorn_refuses_a_bad_trusted_proxy():
     assert "PRODKIT_TRUSTED_PROXIES entry '10.0.0.5/24' has host bits set" in output
 
 
-SETTINGS = """\
-from example_project.settings import *  # noqa: F403
-
-from django_prodkit.settings import trusted_proxies_from_env
-
-globals().update(trusted_proxies_from_env())
-"""
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("worker", "application"),
@@ -488,43 +474,9 @@ globals().update(trusted_proxies_from_env())
 def test_real_server_logs_the_client_not_the_proxy(tmp_path, worker, application):
     """gunicorn behind a 'proxy' on 127.0.0.1: the access log names the client from
     X-Forwarded-For, never the proxy, nor the address a client wrote there itself."""
-    (tmp_path / "proxy_settings.py").write_text(SETTINGS)
-    port = free_port()
-    env = {
-        **os.environ,
-        "PATH": f"{BIN}:{os.environ['PATH']}",
-        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT / "example_project")]),
-        "DJANGO_SETTINGS_MODULE": "proxy_settings",
-        "PYTHON_DOTENV_DISABLED": "1",
-        "DJANGO_SECRET_KEY": "proxy-test-" + "k" * 50,
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "PRODKIT_HTTPS": "false",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "DJANGO_STATIC_ROOT": str(tmp_path),
-        "WEB_CONCURRENCY": "1",
-        "PRODKIT_WORKER_CLASS": worker,
-        "PRODKIT_TRUSTED_PROXIES": "127.0.0.1",
-    }
-    env.pop("FORWARDED_ALLOW_IPS", None)
+    env = example_env(tmp_path, PRODKIT_WORKER_CLASS=worker, PRODKIT_TRUSTED_PROXIES="127.0.0.1")
     log = tmp_path / "server.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [
-                str(BIN / "gunicorn"),
-                "-c",
-                "python:django_prodkit.gunicorn_conf",
-                "--bind",
-                f"127.0.0.1:{port}",
-                f"django_prodkit.{application}:application",
-            ],
-            cwd=ROOT / "example_project",
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_for_port(port, timeout=30)
+    with gunicorn(env, log, f"django_prodkit.{application}:application") as port:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         try:
             connection.request(
@@ -535,13 +487,6 @@ def test_real_server_logs_the_client_not_the_proxy(tmp_path, worker, application
             assert response.status == 404
         finally:
             connection.close()
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
     output = log.read_text()
     # uvicorn logs the port X-Forwarded-For carried, gunicorn's own log the address alone.
     assert re.search(

@@ -1,6 +1,6 @@
 """Two app servers behind one Redis: a login on one is a login on the other.
 
-Two real server processes of example_project share a SQLite file and the shared Redis
+Two real server processes of example_project (gunicorn) share a SQLite file and the shared Redis
 (database 15, a key prefix of this test's own). The session row is deleted from the database
 after the login, so the second server can only find the session in Redis.
 """
@@ -8,24 +8,18 @@ after the login, so the second server can only find the session in Redis.
 from __future__ import annotations
 
 import http.cookiejar
-import os
 import re
-import signal
 import sqlite3
-import subprocess
-import sys
 import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
 
-from tests.servers import free_port, wait_for_port
+from tests.example import example_env, gunicorn, manage
 
-EXAMPLE_PROJECT = Path(__file__).resolve().parents[1] / "example_project"
 PASSWORD = "Two-Instances-Pw-1"
 
 pytestmark = pytest.mark.slow
@@ -34,18 +28,10 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def project_env(tmp_path, redis_url) -> Iterator[dict[str, str]]:
     prefix = f"sessions-{uuid.uuid4().hex[:12]}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "AZURE_"))}
-    env.pop("CACHE_URL", None)
-    env.update(
-        DJANGO_SETTINGS_MODULE="example_project.settings",
-        DJANGO_SECRET_KEY="shared-by-both-instances-" + "s" * 40,
-        DJANGO_ALLOWED_HOSTS="127.0.0.1",
-        DJANGO_STATIC_ROOT=str(tmp_path / "static"),
-        DJANGO_MEDIA_ROOT=str(tmp_path / "media"),
-        DJANGO_SUPERUSER_PASSWORD=PASSWORD,
-        PRODKIT_HTTPS="false",
-        PYTHON_DOTENV_DISABLED="1",
+    env = example_env(
+        tmp_path,
         DATABASE_URL=f"sqlite:///{tmp_path / 'shared.sqlite3'}",
+        DJANGO_SUPERUSER_PASSWORD=PASSWORD,
         CACHE_URL=redis_url,
         PRODKIT_CACHE_KEY_PREFIX=prefix,
     )
@@ -57,22 +43,9 @@ def project_env(tmp_path, redis_url) -> Iterator[dict[str, str]]:
     client.close()
 
 
-def manage(env, *args):
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=EXAMPLE_PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
 @pytest.fixture
 def two_instances(project_env, tmp_path) -> Iterator[tuple[str, str]]:
-    """Base URLs of two running servers of the example project."""
+    """Base URLs of two running servers of the example project (same key, same Redis)."""
     manage(project_env, "migrate", "--noinput")
     manage(project_env, "collectstatic", "--noinput", "--verbosity", "0")
     manage(
@@ -84,39 +57,11 @@ def two_instances(project_env, tmp_path) -> Iterator[tuple[str, str]]:
         "--email",
         "admin@example.com",
     )
-    processes, bases = [], []
-    try:
-        for name in ("a", "b"):
-            port = free_port()
-            with (tmp_path / f"{name}.log").open("w") as log:
-                processes.append(
-                    subprocess.Popen(
-                        [
-                            sys.executable,
-                            "manage.py",
-                            "runserver",
-                            "--noreload",
-                            f"127.0.0.1:{port}",
-                        ],
-                        cwd=EXAMPLE_PROJECT,
-                        env=project_env,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                    )
-                )
-            wait_for_port(port, timeout=30)
-            bases.append(f"http://127.0.0.1:{port}")
-        yield bases[0], bases[1]
-    finally:
-        for process in processes:
-            os.killpg(process.pid, signal.SIGINT)
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+    with (
+        gunicorn(project_env, tmp_path / "a.log") as a,
+        gunicorn(project_env, tmp_path / "b.log") as b,
+    ):
+        yield f"http://127.0.0.1:{a}", f"http://127.0.0.1:{b}"
 
 
 def browser():
