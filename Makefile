@@ -15,7 +15,7 @@ $(VENV)/.demo-installed: pyproject.toml example_project/requirements.txt | $(BIN
 	$(BIN)/python -m pip install --quiet -e '.[server]' -r example_project/requirements.txt
 	touch $@
 
-$(VENV)/.test-installed: pyproject.toml scripts/system-deps.sh | $(BIN)/python
+$(VENV)/.test-installed: pyproject.toml scripts/system-deps.sh package-lock.json | $(BIN)/python
 	scripts/system-deps.sh
 	$(BIN)/python -m pip install --quiet -e '.[all,test]' tox
 	touch $@

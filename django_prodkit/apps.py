@@ -21,6 +21,10 @@ class ProdkitConfig(AppConfig):
     verbose_name = "django-prodkit"
 
     def ready(self) -> None:
+        # Registers the checks with Django, and every check (live ones too) in the registry.
+        import django_prodkit.checks
+        import django_prodkit.probes  # noqa: F401
+
         post_migrate.connect(create_cache_tables, dispatch_uid="django_prodkit.cache_tables")
 
 

@@ -57,6 +57,30 @@ class Settings:
         header = getattr(settings, "PRODKIT_CLIENT_IP_HEADER", None)
         return str(header) if header else None
 
+    @property
+    def PRODKIT_INSTANCES(self) -> int | None:
+        """How many instances serve the site; None: 2 on App Service and Kubernetes, else 1.
+        The checks use it to judge per-instance state (local media, SQLite)."""
+        value = getattr(settings, "PRODKIT_INSTANCES", None)
+        return None if value is None else int(value)
+
+    @property
+    def PRODKIT_WORKERS(self) -> int | None:
+        """Worker processes per instance; None: the gunicorn config's (``WEB_CONCURRENCY``).
+        The checks use it to judge per-process state (locmem caches)."""
+        value = getattr(settings, "PRODKIT_WORKERS", None)
+        return None if value is None else int(value)
+
+    @property
+    def PRODKIT_PROBE_TIMEOUT(self) -> float:
+        """Seconds each ``prodcheck --live`` probe may take before it counts as failed."""
+        return float(getattr(settings, "PRODKIT_PROBE_TIMEOUT", 5.0))
+
+    @property
+    def PRODKIT_STARTUP_CHECKS(self) -> bool:
+        """When True the ASGI/WSGI entrypoints refuse to start on ERROR-level findings."""
+        return bool(getattr(settings, "PRODKIT_STARTUP_CHECKS", False))
+
 
 conf = Settings()
 

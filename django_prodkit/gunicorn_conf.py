@@ -6,11 +6,11 @@ wins over this module).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from django_prodkit.env import Env
 from django_prodkit.settings.proxies import trusted_proxies_from_env
+from django_prodkit.settings.server import DEFAULT_WORKER_CLASS, server_timeout, server_workers
 
 env = Env()
 
@@ -21,12 +21,12 @@ _port = env.int("WEBSITES_PORT", default=None, min=1, max=65535) or env.int(
 bind = [env.str("PRODKIT_BIND", default=f"0.0.0.0:{_port}")]
 
 # uvicorn workers serve ASGI; set PRODKIT_WORKER_CLASS=gthread with the WSGI entrypoint.
-worker_class = env.str("PRODKIT_WORKER_CLASS", default="uvicorn_worker.UvicornWorker")
-workers = env.int("WEB_CONCURRENCY", default=(os.cpu_count() or 1) * 2 + 1, min=1)
+worker_class = env.str("PRODKIT_WORKER_CLASS", default=DEFAULT_WORKER_CLASS)
+workers = server_workers(env)
 threads = env.int("PRODKIT_THREADS", default=1, min=1)
 
 # App Service's front end drops a request after 230 s; answer (or fail) before it does.
-timeout = env.int("PRODKIT_TIMEOUT", default=220, min=1)
+timeout = server_timeout(env)
 graceful_timeout = env.int("PRODKIT_GRACEFUL_TIMEOUT", default=30, min=1)
 keepalive = env.int("PRODKIT_KEEPALIVE", default=5, min=0)
 

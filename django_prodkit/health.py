@@ -41,6 +41,7 @@ from django.utils.module_loading import import_string
 from django.views.decorators.http import require_safe
 
 from django_prodkit.conf import conf
+from django_prodkit.forwarded import believed_client
 from django_prodkit.settings.health import validate_checks
 
 logger = logging.getLogger(__name__)
@@ -407,16 +408,20 @@ def health_response(request: HttpRequest, readiness: Readiness | None = None) ->
     """Return the JSON answer for ``readiness`` (None: liveness, always ok)."""
     ok = readiness is None or readiness.ok
     body: dict[str, Any] = {"status": "ok" if ok else "unavailable"}
-    if readiness is not None and authorized(request):
-        body["checks"] = {
-            result.name: {
-                "status": "ok" if result.ok else "unavailable",
-                "latency_ms": round(result.seconds * 1000, 1),
-                **({"error": result.error} if result.error else {}),
-                **({} if result.required else {"required": False}),
+    if authorized(request):
+        # The address the app believes the client has: `prodcheck --url` sends a spoofed
+        # X-Forwarded-For and reads it here to prove the proxy settings are not fooled.
+        body["client"] = believed_client(request.META)
+        if readiness is not None:
+            body["checks"] = {
+                result.name: {
+                    "status": "ok" if result.ok else "unavailable",
+                    "latency_ms": round(result.seconds * 1000, 1),
+                    **({"error": result.error} if result.error else {}),
+                    **({} if result.required else {"required": False}),
+                }
+                for result in readiness.checks
             }
-            for result in readiness.checks
-        }
     response = JsonResponse(body, status=200 if ok else 503)
     response["Cache-Control"] = "no-store"
     # These answers skip SecurityMiddleware (see HealthCheckMiddleware): set its one header

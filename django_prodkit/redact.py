@@ -66,3 +66,27 @@ def redact_connection_string(value: str) -> str:
         return f"{match['key']}={HIDDEN}" if is_secret_name(match["key"]) else match[0]
 
     return _PAIR.sub(hide, value)
+
+
+# An exception's text is shown to say what went wrong, not to dump a driver's whole story.
+_ERROR_LENGTH = 300
+
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+
+
+def redact_text(text: str) -> str:
+    """Return free text (an exception message) with secrets in URLs and ``key=value`` pairs
+    replaced, e.g. before a crash is reported."""
+    return redact_connection_string(_URL_IN_TEXT.sub(lambda m: redact_url(m[0]), text))
+
+
+def describe_error(exc: BaseException) -> str:
+    """Return ``exc`` for a message: its class and its text on one line, secrets redacted
+    and cut to a few hundred characters."""
+    # Redacted before it is cut: a URL cut short could no longer be recognised as one. One
+    # line, without the closing period: messages put the error before their own.
+    text = " ".join(redact_text(str(exc)).split()).rstrip(" .")
+    if len(text) > _ERROR_LENGTH:
+        text = text[: _ERROR_LENGTH - 3] + "..."
+    name = type(exc).__name__
+    return f"{name}: {text}" if text else name

@@ -20,8 +20,8 @@ fi
 
 python manage.py migrate --noinput
 python manage.py collectstatic --noinput --verbosity 0
-echo "== Deployment checklist (manage.py check --deploy) =="
-python manage.py check --deploy || true
+echo "== Deployment checklist (manage.py prodcheck --live) =="
+python manage.py prodcheck --live --timeout 3 || true
 echo
 echo "Serving the example site at http://127.0.0.1:${PORT}/  (Ctrl-C stops it)"
 exec gunicorn -c python:django_prodkit.gunicorn_conf --bind "127.0.0.1:${PORT}" \

@@ -12,14 +12,24 @@ command -v redis-server >/dev/null || [[ -x /usr/bin/redis-server ]] || missing+
 # The TLS cache tests make a throw-away certificate authority with it.
 command -v openssl >/dev/null || missing+=(openssl)
 
-if ((${#missing[@]} == 0)); then
-    exit 0
+# Azurite (the Azure Storage emulator the storage probe tests run) is an npm package.
+command -v npm >/dev/null || missing+=(nodejs npm)
+
+if ((${#missing[@]} > 0)); then
+    if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
+        echo "Missing system packages: ${missing[*]}. Install them (Debian: apt-get install ${missing[*]})." >&2
+        exit 1
+    fi
+    echo "Installing system packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
-    echo "Missing system packages: ${missing[*]}. Install them (Debian: apt-get install ${missing[*]})." >&2
-    exit 1
+
+# The npm packages of package-lock.json, when missing or older than the lock.
+cd "$(dirname "$0")/.."
+if [[ ! -x node_modules/.bin/azurite-blob || package-lock.json -nt node_modules/.bin/azurite-blob ]]; then
+    echo "Installing npm packages (package-lock.json)"
+    npm ci --no-audit --no-fund
+    touch node_modules/.bin/azurite-blob
 fi
-echo "Installing system packages: ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -8,6 +8,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from django.test import signals
+from django.test.signals import setting_changed
 from psycopg import sql
 
 from tests.services import require_service
@@ -25,6 +27,20 @@ def postgres_url() -> str:
 def mysql_url() -> str:
     """URL of the MariaDB/MySQL server the integration tests use."""
     return require_service("PRODKIT_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test", "MariaDB")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _logging_setting_is_data():
+    """Tests read an overridden LOGGING as data (the checks judge it); Django 6.1 would also
+    apply every override, and its restore, to the live logging of the test process, leaving
+    the loggers other tests look at reconfigured."""
+    receiver = getattr(signals, "update_logging_config", None)
+    if receiver is None:
+        yield
+        return
+    setting_changed.disconnect(receiver)
+    yield
+    setting_changed.connect(receiver)
 
 
 @pytest.fixture(autouse=True)

@@ -66,7 +66,8 @@ def test_demo_serves_the_example_over_http_and_stops_on_ctrl_c(tmp_path):
         assert status == 200
         output = log.read_text()
         assert f"Serving the example site at {base}/" in output
-        assert "Deployment checklist" in output
+        assert "Deployment checklist (manage.py prodcheck --live)" in output
+        assert re.search(r"^prodcheck: \d+ passed, \d+ warnings, \d+ errors$", output, re.MULTILINE)
         html = body.decode()
         css = re.search(r'href="(/static/gallery/site\.[0-9a-f]{12}\.css)"', html)
         assert css, "the page should link the hashed stylesheet collectstatic made"

@@ -211,8 +211,28 @@ def test_details_only_with_the_token(settings, get):
         {"Authorization": TOKEN},
     ):
         assert get("/readyz", headers).json() == {"status": "ok"}, headers
-    # Liveness has nothing to detail.
-    assert get("/healthz", {"Authorization": f"Bearer {TOKEN}"}).json() == {"status": "ok"}
+    # Liveness has no checks to detail, only the client address the app believes.
+    assert get("/healthz", {"Authorization": f"Bearer {TOKEN}"}).json() == {
+        "status": "ok",
+        "client": "127.0.0.1",
+    }
+
+
+@pytest.mark.parametrize("get", CLIENTS)
+@pytest.mark.parametrize(
+    ("proxies", "expected"),
+    [
+        pytest.param([], "127.0.0.1", id="no-proxy-spoof-ignored"),
+        pytest.param(["127.0.0.1"], "203.0.113.9", id="trusted-proxy-believed"),
+        pytest.param(["10.0.0.0/8"], "127.0.0.1", id="untrusted-peer-spoof-ignored"),
+    ],
+)
+def test_health_reports_the_believed_client_with_the_token(settings, get, proxies, expected):
+    settings.PRODKIT_HEALTH_TOKEN = TOKEN
+    settings.PRODKIT_TRUSTED_PROXIES = proxies
+    headers = {"Authorization": f"Bearer {TOKEN}", "X-Forwarded-For": "203.0.113.9"}
+    assert get("/healthz", headers).json()["client"] == expected
+    assert "client" not in get("/healthz", {"X-Forwarded-For": "203.0.113.9"}).json()
 
 
 @pytest.mark.django_db

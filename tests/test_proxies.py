@@ -23,7 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from django_prodkit.env import Env
-from django_prodkit.middleware import client_address, parse_address
+from django_prodkit.forwarded import client_address, parse_address
 from django_prodkit.settings.platform import Platform
 from django_prodkit.settings.proxies import (
     APP_SERVICE_PROXIES,

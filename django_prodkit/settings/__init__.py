@@ -14,6 +14,7 @@ from django_prodkit.settings.caches import (
     session_engine_for,
     session_settings,
 )
+from django_prodkit.settings.checks import checks_from_env
 from django_prodkit.settings.database import (
     database_from_connection_string,
     database_from_env,
@@ -32,6 +33,7 @@ from django_prodkit.settings.platform import (
 from django_prodkit.settings.profile import production_settings
 from django_prodkit.settings.proxies import trusted_proxies, trusted_proxies_from_env
 from django_prodkit.settings.security import security_from_env, security_settings
+from django_prodkit.settings.server import server_timeout, server_workers
 from django_prodkit.settings.storages import local_storages, storages_from_env
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "cache_from_url",
     "cache_middleware_settings",
     "caches_from_env",
+    "checks_from_env",
     "database_from_connection_string",
     "database_from_env",
     "database_from_url",
@@ -57,6 +60,8 @@ __all__ = [
     "production_settings",
     "security_from_env",
     "security_settings",
+    "server_timeout",
+    "server_workers",
     "session_engine_for",
     "session_settings",
     "storages_from_env",

@@ -342,7 +342,7 @@ def _redis(url: str, source: str, *, resilient: bool, allow_plaintext: bool) -> 
             f"{source} names the database {database!r} ({redact_url(url)}); Redis databases "
             f"are numbers, as in {URL_FORM}."
         )
-    if scheme == "redis" and not allow_plaintext and not _is_loopback(host):
+    if scheme == "redis" and not allow_plaintext and not is_loopback_host(host):
         hint = (
             f" Azure Cache for Redis takes TLS on port {_AZURE_TLS_PORT}."
             if host.endswith(_AZURE_REDIS_SUFFIXES)
@@ -403,7 +403,8 @@ def _refuse_raw_specials(url: str, source: str) -> None:
         )
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
+    """Return True for ``localhost`` and loopback addresses (traffic that never leaves the box)."""
     if host.lower() in {"localhost", "localhost."}:
         return True
     try:

@@ -70,17 +70,17 @@ _ENCODE_HINT = (
 
 # Azure's public and sovereign clouds (Azure China, Azure US Government); private-link names
 # (x.privatelink.postgres.database.azure.com) end the same way.
-_AZURE_POSTGRES_SUFFIXES = (
+AZURE_POSTGRES_SUFFIXES = (
     ".postgres.database.azure.com",
     ".postgres.database.chinacloudapi.cn",
     ".postgres.database.usgovcloudapi.net",
 )
-_AZURE_MYSQL_SUFFIXES = (
+AZURE_MYSQL_SUFFIXES = (
     ".mysql.database.azure.com",
     ".mysql.database.chinacloudapi.cn",
     ".mysql.database.usgovcloudapi.net",
 )
-_AZURE_SQL_SUFFIXES = (
+AZURE_SQL_SUFFIXES = (
     ".database.windows.net",
     ".database.chinacloudapi.cn",
     ".database.usgovcloudapi.net",
@@ -746,7 +746,7 @@ def _finish(
 
     if family == "postgresql":
         _postgres_options(options, host, source, tuning.connect_timeout)
-        if host.endswith(_AZURE_POSTGRES_SUFFIXES) and config.get("PORT") in (
+        if host.endswith(AZURE_POSTGRES_SUFFIXES) and config.get("PORT") in (
             _AZURE_PGBOUNCER_PORT,
             str(_AZURE_PGBOUNCER_PORT),
         ):
@@ -786,7 +786,7 @@ def _postgres_options(options: dict[str, Any], host: str, source: str, timeout: 
     mode = None if raw is None else _tls_level(raw, source, "sslmode", allowed)
     # Azure Database for PostgreSQL refuses connections without TLS by default; "require"
     # encrypts, and a URL that asks for certificate checks keeps them.
-    if host.endswith(_AZURE_POSTGRES_SUFFIXES) and mode not in {"require", *_VERIFIED}:
+    if host.endswith(AZURE_POSTGRES_SUFFIXES) and mode not in {"require", *_VERIFIED}:
         mode = "require"
     if mode is not None:
         options["sslmode"] = mode
@@ -804,7 +804,7 @@ def _mysql_options(options: dict[str, Any], host: str, source: str, timeout: int
     if "ssl" in options and not isinstance(options["ssl"], dict):
         level = level or _tls_level(options.pop("ssl"), source, "ssl", "true or false")
     # Azure Database for MySQL requires TLS (require_secure_transport=ON by default).
-    if host.endswith(_AZURE_MYSQL_SUFFIXES) and level not in {"require", *_VERIFIED}:
+    if host.endswith(AZURE_MYSQL_SUFFIXES) and level not in {"require", *_VERIFIED}:
         level = "require"
     if level is not None:
         options["ssl_mode"] = _MYSQL_SSL_MODES[level]
@@ -845,7 +845,7 @@ def _mssql_options(options: dict[str, Any], host: str, source: str, timeout: int
             params["TrustServerCertificate"], source, "TrustServerCertificate"
         )
     # Azure SQL Database: encrypt always, and check the certificate unless told otherwise.
-    if host.endswith(_AZURE_SQL_SUFFIXES):
+    if host.endswith(AZURE_SQL_SUFFIXES):
         if params.get("Encrypt") != "strict":
             params["Encrypt"] = "yes"
         params.setdefault("TrustServerCertificate", "no")

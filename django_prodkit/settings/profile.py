@@ -8,6 +8,7 @@ from typing import Any
 
 from django_prodkit.env import Env
 from django_prodkit.settings.caches import caches_from_env, session_engine_for, session_settings
+from django_prodkit.settings.checks import checks_from_env
 from django_prodkit.settings.database import database_from_env
 from django_prodkit.settings.email import email_from_env
 from django_prodkit.settings.health import health_from_env
@@ -49,6 +50,7 @@ def production_settings(
         **health_from_env(env),
         "LOGGING": logging_from_env(env),
         **email_from_env(env),
+        **checks_from_env(env),
     }
 
 
