@@ -6,7 +6,9 @@ reads it back and deletes it. For django-storages' Azure backend it works throug
 own container client, call by call with the probe timeout as connect and read timeout and no
 retries (``storage.save()`` would retry a refused connection for a minute); for the ``default``
 (media) storage it then reads the probe blob without credentials: a container that allows that
-serves every upload to anyone who has its URL.
+serves every upload to anyone who has its URL. Static files on the local disk are only listed:
+collectstatic wrote them at build time, the app only reads them, and the file system may be
+read-only in production.
 """
 
 from __future__ import annotations
@@ -33,11 +35,12 @@ from django_prodkit.redact import describe_error, redact_text
 E450 = Check(
     id="prodkit.E450",
     title="a storage cannot be written, read or deleted",
-    msg="The storage '{alias}' ({backend}{where}) failed to {step} a probe file: {error}.",
+    msg="The storage '{alias}' ({backend}{where}) failed to {step}: {error}.",
     hint=(
         "Check the storage's account, container and credentials, and that the app's identity "
         "may write, read and delete there (Azure: the 'Storage Blob Data Contributor' role); "
-        "for files on the local disk, that the directory is writable by the app's user."
+        "for files on the local disk, that the directory exists (static files: collectstatic "
+        "ran) and, for media, is writable by the app's user."
     ),
     why=(
         "Uploads fail with a 500 and collectstatic fails the deployment. The error appears "
@@ -85,7 +88,7 @@ def probes(timeout: float) -> list[Probe]:
                 ids=(E450.id, E451.id) if public_check else (E450.id,),
                 run=functools.partial(probe_storage, alias, dict(entry), timeout),
                 failed=functools.partial(
-                    _failed, alias, dict(entry), None, "save, read back and delete"
+                    _failed, alias, dict(entry), None, "save, read back and delete a probe file"
                 ),
             )
         )
@@ -104,6 +107,15 @@ def probe_storage(alias: str, entry: dict[str, Any], timeout: float) -> list[Che
             # Made on first use: closing may make it (and fail) when the probe never got far.
             with contextlib.suppress(Exception):
                 storage.service_client.close()
+
+    if alias == "staticfiles" and isinstance(storage, FileSystemStorage):
+        # collectstatic writes these at build time and the app only reads them; the file
+        # system may well be read-only in production, so only reading is probed.
+        try:
+            storage.listdir("")
+        except Exception as exc:
+            return [_failed(alias, entry, storage, "list its files", describe_error(exc))]
+        return []
 
     def read(saved: str) -> bytes:
         with storage.open(saved, "rb") as probe_file:
@@ -130,19 +142,19 @@ def _round_trip(
     try:
         saved = write()
     except Exception as exc:
-        return "write", describe_error(exc)
+        return "write a probe file", describe_error(exc)
     problem: tuple[str, str] | None = None
     try:
         if read(saved) != content:
-            problem = "read", "it read back different bytes"
+            problem = "read a probe file back", "it read back different bytes"
         elif after_read is not None:
             after_read(saved)
     except Exception as exc:
-        problem = "read", describe_error(exc)
+        problem = "read a probe file back", describe_error(exc)
     try:
         delete(saved)
     except Exception as exc:
-        problem = problem or ("delete", describe_error(exc))
+        problem = problem or ("delete a probe file", describe_error(exc))
     return problem
 
 

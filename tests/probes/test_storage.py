@@ -88,6 +88,32 @@ def test_e450_static_files_without_static_root(settings):
     assert "STATIC_ROOT" in message.msg
 
 
+def test_e450_local_static_files_are_only_read(settings, tmp_path):
+    """collectstatic ran at build time; production may mount the code read-only."""
+    static = tmp_path / "static"
+    static.mkdir()
+    (static / "site.css").write_text("body {}")
+    static.chmod(0o555)
+    settings.STATIC_ROOT = str(static)
+    settings.STORAGES = {
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    }
+    try:
+        assert run_one(storage, "storage:staticfiles").messages == []
+        assert sorted(p.name for p in static.iterdir()) == ["site.css"]
+    finally:
+        static.chmod(0o755)
+
+
+def test_e450_local_static_root_that_is_missing(settings, tmp_path):
+    settings.STATIC_ROOT = str(tmp_path / "never-collected")
+    settings.STORAGES = {
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    }
+    [message] = run_one(storage, "storage:staticfiles").messages
+    assert "failed to list its files" in message.msg
+
+
 def test_e450_backend_that_does_not_import(settings):
     settings.STORAGES = {"default": {"BACKEND": "no.such.Storage"}}
     [message] = run_one(storage, "storage:default").messages
@@ -98,6 +124,7 @@ def test_e450_backend_that_does_not_import(settings):
 def test_local_storages_output_passes(settings, tmp_path):
     # prodkit's preset: media on disk, static files through whitenoise's manifest storage.
     config = local_storages(static_root=tmp_path / "static", media_root=tmp_path / "media")
+    (tmp_path / "static").mkdir()  # collectstatic ran
     for name in ("STATIC_ROOT", "MEDIA_ROOT", "STORAGES"):
         setattr(settings, name, config[name])
     assert [run_one(storage, name).messages for name in names(storage)] == [[], []]
