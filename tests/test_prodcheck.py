@@ -20,8 +20,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from django_prodkit.checks.docs import render_markdown
-from django_prodkit.checks.registry import REGISTRY
-from django_prodkit.checks.report import SCHEMA_PATH
+from django_prodkit.checks.registry import REGISTRY, Outcome
+from django_prodkit.checks.report import SCHEMA_PATH, Report, format_text
 from tests.example import EXAMPLE_PROJECT, example_env, manage
 from tests.servers import free_port
 
@@ -388,3 +388,15 @@ def test_example_configured_for_production_passes(tmp_path, redis_url):
     assert sorted(f["id"] for f in document["findings"]) == sorted(
         ["security.W021", "prodkit.I805", csp]
     )
+
+
+def test_text_says_which_probes_passed_and_which_were_skipped():
+    report = Report.build(
+        [
+            Outcome("url:forwarded-for", (), [], 0.1, kind="url"),  # no token: nothing judged
+            Outcome("url:hsts", ("prodkit.W175",), [], 0.1, kind="url"),
+        ]
+    )
+    text = format_text(report)
+    assert "probe url:forwarded-for: skipped (0.10 s)" in text
+    assert "probe url:hsts: ok (0.10 s)" in text

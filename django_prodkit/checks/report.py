@@ -273,7 +273,7 @@ def format_text(report: Report, styles: Mapping[str, Styler] | None = None) -> s
         )
     probes = [o for o in report.outcomes if o.kind != "check"]
     for outcome in probes:
-        state = "ok" if not outcome.messages else "problem"
+        state = "problem" if outcome.messages else "ok" if outcome.ids else "skipped"
         lines.append(f"probe {outcome.name}: {state} ({outcome.seconds:.2f} s)")
     closing = style("ERROR" if report.failed else "SUCCESS", report.summary)
     return "\n".join([*lines, closing]) + "\n"
