@@ -35,9 +35,10 @@ E401 = Check(
         "Uploads ({field}) are saved on the local disk ({backend}) and {deployment} serve the site."
     ),
     hint=(
-        "Keep media on shared storage: Azure Blob Storage with django-storages "
-        "(STORAGES['default'] = {{'BACKEND': 'storages.backends.azure_storage.AzureStorage', "
-        "...}}), or one shared volume mounted at MEDIA_ROOT on every instance."
+        "Keep media on shared storage: set AZURE_STORAGE_CONNECTION_STRING (or "
+        "AZURE_STORAGE_ACCOUNT_NAME with a managed identity) and storages_from_env() puts them "
+        "on Azure Blob Storage (AzureMediaStorage); or mount one shared volume at MEDIA_ROOT "
+        "on every instance."
     ),
     why=(
         "An upload lands on the disk of the instance that received it. The load balancer sends "
@@ -92,7 +93,7 @@ W405 = Check(
     ),
     hint=(
         "Mount a persistent volume and point DJANGO_MEDIA_ROOT at it, or keep media on blob "
-        "storage (django-storages' AzureStorage)."
+        "storage (AZURE_STORAGE_CONNECTION_STRING: storages_from_env() uses AzureMediaStorage)."
     ),
     why=(
         "A container's file system is thrown away on every deploy, restart and scale-in; only "

@@ -99,8 +99,8 @@ W905 = Check(
         "({backend}) and {deployment} serve the site."
     ),
     hint=(
-        "Keep media on shared storage (an Azure Blob container via django-storages' "
-        "AzureStorage), so every instance and the worker read the same files."
+        "Keep media on shared storage (AZURE_STORAGE_CONNECTION_STRING: storages_from_env() "
+        "uses AzureMediaStorage), so every instance and the worker read the same files."
     ),
     why=(
         "A worker in its own container or on another instance has its own disk: a task that "

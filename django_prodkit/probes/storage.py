@@ -58,7 +58,8 @@ E451 = Check(
     hint=(
         "Set the container's public access level to private (az storage container "
         "set-permission --public-access off, or disallow blob public access on the storage "
-        "account) and let django-storages hand out signed URLs (expiration_secs)."
+        "account); with PRODKIT_MEDIA_PRIVATE=true, AzureMediaStorage hands out short-lived "
+        "SAS URLs instead."
     ),
     why=(
         "Every uploaded file (invoices, ID scans, private photos) can then be downloaded by "

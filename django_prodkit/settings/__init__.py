@@ -34,10 +34,18 @@ from django_prodkit.settings.profile import production_settings
 from django_prodkit.settings.proxies import trusted_proxies, trusted_proxies_from_env
 from django_prodkit.settings.security import security_from_env, security_settings
 from django_prodkit.settings.server import server_timeout, server_workers
-from django_prodkit.settings.storages import local_storages, storages_from_env
+from django_prodkit.settings.storages import (
+    azure_storages,
+    azure_storages_from_env,
+    local_storages,
+    parse_storage_connection_string,
+    storages_from_env,
+)
 
 __all__ = [
     "Platform",
+    "azure_storages",
+    "azure_storages_from_env",
     "cache_from_azure_connection_string",
     "cache_from_url",
     "cache_middleware_settings",
@@ -56,6 +64,7 @@ __all__ = [
     "local_storages",
     "logging_config",
     "logging_from_env",
+    "parse_storage_connection_string",
     "production_middleware",
     "production_settings",
     "security_from_env",

@@ -77,5 +77,8 @@ LANGUAGE_CODE = "en-us"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 GALLERY_MAX_UPLOAD_BYTES = env.int("GALLERY_MAX_UPLOAD_BYTES", default=5 * 1024 * 1024, min=1)
 # Serve media from Django itself: fine for the single-process demo, not for production,
-# where media belong on shared blob storage.
-GALLERY_SERVE_MEDIA = env.bool("GALLERY_SERVE_MEDIA", default=True)
+# where media belong on shared blob storage. With the Azure variables set (see .env.example)
+# uploads go to the media container and pages link them there (signed URLs), static files
+# come from the static container, and Django serves neither.
+_media_on_disk = STORAGES["default"]["BACKEND"].endswith("FileSystemStorage")  # noqa: F821
+GALLERY_SERVE_MEDIA = env.bool("GALLERY_SERVE_MEDIA", default=_media_on_disk)

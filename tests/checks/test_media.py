@@ -64,7 +64,7 @@ def test_e401_local_uploads_with_several_instances(settings, several_instances):
     assert "gallery.Photo.image" in message.msg
     assert "3 instance(s) x 4 worker(s)" in message.msg
     assert message.obj == "settings.STORAGES['default']"
-    assert "AzureStorage" in message.hint
+    assert "AzureMediaStorage" in message.hint
 
 
 @pytest.mark.parametrize(
