@@ -23,21 +23,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.example import EXAMPLE_PROJECT, example_env, manage  # noqa: E402
+from tests.servers import hung_port  # noqa: E402
 
 HOST = "127.0.0.1"
 STOCK_SETTINGS = """\
@@ -51,37 +48,6 @@ COUNT_CHECKS = (
     "from django.core.checks.registry import registry; "
     "print(len(registry.get_checks(include_deployment_checks=True)))"
 )
-
-
-@contextmanager
-def hung_port() -> Iterator[int]:
-    """A port that accepts TCP connections and never sends a byte."""
-    server = socket.socket()
-    server.bind((HOST, 0))
-    server.listen(64)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield server.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join()
-        for connection in held:
-            connection.close()
-        server.close()
 
 
 def run(env: dict[str, str], *args: str, ok: tuple[int, ...] = (0, 1)) -> tuple[float, str]:

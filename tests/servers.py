@@ -146,7 +146,9 @@ def own_azurite() -> Iterator[str]:
     port = free_port()
     location = tempfile.mkdtemp(prefix="prodkit-azurite-")
     argv = [str(AZURITE_BLOB), "--blobHost", "127.0.0.1", "--blobPort", str(port)]
+    # --disableTelemetry: Azurite would otherwise report to an endpoint on the internet.
     argv += ["--location", location, "--silent", "--skipApiVersionCheck", "--loose"]
+    argv += ["--disableTelemetry"]
     server = Server(argv, port)
     try:
         server.start()

@@ -365,6 +365,7 @@ def secure_azurite() -> Iterator[SecureAzurite]:
     argv = [str(binary), "--blobHost", "127.0.0.1", "--blobPort", str(port)]
     argv += ["--location", str(location / "data"), "--silent", "--skipApiVersionCheck"]
     argv += ["--loose", "--oauth", "basic", "--cert", str(cert), "--key", str(key)]
+    argv += ["--disableTelemetry"]  # it would otherwise report to the internet
     server = Server(argv, port)
     try:
         server.start()
