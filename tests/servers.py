@@ -132,6 +132,15 @@ def azurite_connection_string(port: int, key: str = AZURITE_KEY) -> str:
     )
 
 
+def azurite_server(binary: Path, port: int, location: str | Path, *options: str) -> Server:
+    """Azurite's blob service ``binary`` on 127.0.0.1:``port``, its data under ``location``."""
+    argv = [str(binary), "--blobHost", "127.0.0.1", "--blobPort", str(port)]
+    argv += ["--location", str(location), "--silent", "--skipApiVersionCheck", "--loose"]
+    # Azurite would otherwise report telemetry to an endpoint on the internet.
+    argv += ["--disableTelemetry", *options]
+    return Server(argv, port)
+
+
 @contextmanager
 def own_azurite() -> Iterator[str]:
     """Azurite's blob service (the npm package in package.json) on a free port, its data in a
@@ -145,11 +154,7 @@ def own_azurite() -> Iterator[str]:
         (pytest.fail if os.environ.get("CI") else pytest.skip)(message)
     port = free_port()
     location = tempfile.mkdtemp(prefix="prodkit-azurite-")
-    argv = [str(AZURITE_BLOB), "--blobHost", "127.0.0.1", "--blobPort", str(port)]
-    # --disableTelemetry: Azurite would otherwise report to an endpoint on the internet.
-    argv += ["--location", location, "--silent", "--skipApiVersionCheck", "--loose"]
-    argv += ["--disableTelemetry"]
-    server = Server(argv, port)
+    server = azurite_server(AZURITE_BLOB, port, location)
     try:
         server.start()
         yield azurite_connection_string(port)
@@ -270,15 +275,18 @@ def own_smtp(certificate: tuple[Path, Path] | None = None) -> Iterator[SMTPServe
         thread.join(timeout=5)
 
 
-def self_signed_certificate(directory: Path, name: str = "localhost") -> tuple[Path, Path]:
-    """Make a one-day self-signed certificate for ``name`` with openssl; return (cert, key)."""
+def self_signed_certificate(
+    directory: Path, name: str = "localhost", *, kind: str = "DNS"
+) -> tuple[Path, Path]:
+    """Make a one-day self-signed certificate for ``name`` (``kind`` DNS or IP) with openssl;
+    return (cert, key)."""
     openssl = require_binary("openssl", "openssl")
     cert, key = directory / "cert.pem", directory / "key.pem"
     subprocess.run(
         [
             *(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
             *("-keyout", str(key), "-out", str(cert), "-subj", f"/CN={name}"),
-            *("-addext", f"subjectAltName=DNS:{name}"),
+            *("-addext", f"subjectAltName={kind}:{name}"),
         ],
         check=True,
         capture_output=True,

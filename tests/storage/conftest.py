@@ -8,7 +8,6 @@ import http.server
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 import threading
 import time
@@ -31,10 +30,11 @@ from tests.servers import (
     AZURITE_ACCOUNT,
     AZURITE_BLOB,
     AZURITE_KEY,
-    Server,
+    azurite_server,
     free_port,
     own_azurite,
     require_binary,
+    self_signed_certificate,
 )
 
 # The settings azure_storages() returns besides STORAGES; a test applies them all.
@@ -335,22 +335,6 @@ def azurite_binary() -> tuple[Path, tuple[int, ...]]:
     return binary, tuple(int(part) for part in version.split(".")[:3])
 
 
-def _ip_certificate(directory: Path) -> tuple[Path, Path]:
-    """A one-day self-signed certificate for 127.0.0.1 (an IP subject alternative name)."""
-    openssl = require_binary("openssl", "openssl")
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        [
-            *(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
-            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"),
-            *("-addext", "subjectAltName=IP:127.0.0.1"),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
-
-
 @pytest.fixture(scope="session")
 def secure_azurite() -> Iterator[SecureAzurite]:
     """An Azurite of its own with ``--oauth basic`` over HTTPS."""
@@ -360,13 +344,11 @@ def secure_azurite() -> Iterator[SecureAzurite]:
         message = f"{binary} is missing (run `npm ci` at the repository root)"
         (pytest.fail if os.environ.get("CI") else pytest.skip)(message)
     location = Path(tempfile.mkdtemp(prefix="prodkit-azurite-tls-"))
-    cert, key = _ip_certificate(location)
+    cert, key = self_signed_certificate(location, "127.0.0.1", kind="IP")
     port = free_port()
-    argv = [str(binary), "--blobHost", "127.0.0.1", "--blobPort", str(port)]
-    argv += ["--location", str(location / "data"), "--silent", "--skipApiVersionCheck"]
-    argv += ["--loose", "--oauth", "basic", "--cert", str(cert), "--key", str(key)]
-    argv += ["--disableTelemetry"]  # it would otherwise report to the internet
-    server = Server(argv, port)
+    server = azurite_server(
+        binary, port, location / "data", "--oauth", "basic", "--cert", str(cert), "--key", str(key)
+    )
     try:
         server.start()
         yield SecureAzurite(f"https://127.0.0.1:{port}/{AZURITE_ACCOUNT}", cert, version)
