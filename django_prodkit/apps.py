@@ -21,9 +21,9 @@ class ProdkitConfig(AppConfig):
     verbose_name = "django-prodkit"
 
     def ready(self) -> None:
-        # Registers the checks with Django, and every check (live ones too) in the registry.
-        import django_prodkit.checks
-        import django_prodkit.probes  # noqa: F401
+        # Registers the checks with Django. The live checks' specs are recorded when
+        # django_prodkit.probes is imported (prodcheck does); web workers never need them.
+        import django_prodkit.checks  # noqa: F401
 
         post_migrate.connect(create_cache_tables, dispatch_uid="django_prodkit.cache_tables")
 

@@ -19,6 +19,7 @@ from django.core.checks.registry import registry
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+import django_prodkit.probes  # noqa: F401 - records the live checks in the registry
 from django_prodkit.checks.docs import render_markdown
 from django_prodkit.checks.registry import REGISTRY, Outcome
 from django_prodkit.checks.report import SCHEMA_PATH, Report, format_text
