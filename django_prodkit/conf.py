@@ -77,6 +77,11 @@ class Settings:
         return float(getattr(settings, "PRODKIT_PROBE_TIMEOUT", 5.0))
 
     @property
+    def PRODKIT_ACCESS_LOG(self) -> bool:
+        """Log each request (client, method, path, status, duration, request id)."""
+        return bool(getattr(settings, "PRODKIT_ACCESS_LOG", True))
+
+    @property
     def PRODKIT_STARTUP_CHECKS(self) -> bool:
         """When True the ASGI/WSGI entrypoints refuse to start on ERROR-level findings."""
         return bool(getattr(settings, "PRODKIT_STARTUP_CHECKS", False))

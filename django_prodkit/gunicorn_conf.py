@@ -1,29 +1,78 @@
-"""gunicorn configuration: ``gunicorn -c python:django_prodkit.gunicorn_conf APP``.
+"""gunicorn configuration: ``gunicorn -c python:django_prodkit.gunicorn_conf``.
 
-Every value can be overridden from the environment (or on gunicorn's command line, which
-wins over this module).
+With no application argument it serves ``DJANGO_SETTINGS_MODULE``'s project through prodkit's
+entrypoint that matches the worker class. Every value can be overridden from the environment
+(or on gunicorn's command line, which wins over this module).
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 from django_prodkit.env import Env
 from django_prodkit.settings.proxies import trusted_proxies_from_env
-from django_prodkit.settings.server import DEFAULT_WORKER_CLASS, server_timeout, server_workers
+from django_prodkit.settings.server import (
+    Interface,
+    choose_worker_class,
+    entrypoint_for,
+    is_asgi_worker,
+    server_bind,
+    server_threads,
+    server_timeout,
+    server_workers,
+)
 
 env = Env()
 
-# App Service passes the port in PORT (or WEBSITES_PORT for custom containers).
-_port = env.int("WEBSITES_PORT", default=None, min=1, max=65535) or env.int(
-    "PORT", default=8000, min=1, max=65535
-)
-bind = [env.str("PRODKIT_BIND", default=f"0.0.0.0:{_port}")]
 
-# uvicorn workers serve ASGI; set PRODKIT_WORKER_CLASS=gthread with the WSGI entrypoint.
-worker_class = env.str("PRODKIT_WORKER_CLASS", default=DEFAULT_WORKER_CLASS)
+def _detected_interface() -> Interface:
+    """Ask a child Python what the project is (``python -m django_prodkit.server``).
+
+    Not in this process: gunicorn's master must not load the project, or every worker forked
+    from it would keep the code of the master's start, reloads included.
+    """
+    from django_prodkit.redact import redact_text
+
+    if not env.str("DJANGO_SETTINGS_MODULE", default=None):
+        raise SystemExit(
+            "DJANGO_SETTINGS_MODULE is not set: prodkit needs it to serve the project and to "
+            "choose the worker class. Set it to your settings module, e.g. "
+            "DJANGO_SETTINGS_MODULE=mysite.settings."
+        )
+    # gunicorn puts its working directory on sys.path; the child needs it too.
+    path = os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")]))
+    result = subprocess.run(
+        [sys.executable, "-m", "django_prodkit.server"],
+        env={**os.environ, "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if result.returncode != 0:
+        tail = "\n".join(redact_text(result.stderr).strip().splitlines()[-15:])
+        raise SystemExit(
+            "prodkit could not load the project to choose the worker class "
+            f"(PRODKIT_WORKER_CLASS=auto):\n{tail}\nFix the error above, or set "
+            "PRODKIT_WORKER_CLASS to uvicorn or gthread."
+        )
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    return Interface(answer["interface"], answer["reason"])
+
+
+worker_class, _reason = choose_worker_class(env, _detected_interface)
+# The application, when none is given on the command line: the entrypoint the class serves.
+wsgi_app = entrypoint_for(worker_class)
+
+# App Service passes the port in PORT (or WEBSITES_PORT for custom containers).
+bind = [server_bind(env)]
 workers = server_workers(env)
-threads = env.int("PRODKIT_THREADS", default=1, min=1)
+threads = server_threads(env)
 
 # App Service's front end drops a request after 230 s; answer (or fail) before it does.
 timeout = server_timeout(env)
@@ -47,10 +96,64 @@ forwarded_allow_ips = env.str("FORWARDED_ALLOW_IPS", default=None) or (
     "" if _proxies["PRODKIT_PROXY_HOPS"] else ",".join(_proxies["PRODKIT_TRUSTED_PROXIES"])
 )
 
-accesslog = "-"
+# The application logs each request (RequestIdMiddleware: request id, client, duration), so
+# the server's own access log, which has neither under uvicorn, is off unless asked for.
+accesslog = "-" if env.bool("PRODKIT_SERVER_ACCESS_LOG", default=False) else None
 errorlog = "-"
 loglevel = env.str("PRODKIT_SERVER_LOG_LEVEL", default="info")
+
+# gunicorn >= 25.1 opens a control socket at $HOME/.gunicorn/gunicorn.ctl: one path for every
+# server of the user (several instances on one box replace each other's), and on App Service
+# $HOME is the network share all instances mount. Off unless PRODKIT_CONTROL_SOCKET names a
+# path of this server's own. (Older gunicorns ignore both settings.)
+control_socket = env.str("PRODKIT_CONTROL_SOCKET", default=None) or ""
+control_socket_disable = not control_socket
 
 # The heartbeat file is written every few seconds; keep it off a slow network disk.
 _SHM = "/dev/shm"  # noqa: S108 - gunicorn only keeps its heartbeat file here
 worker_tmp_dir = _SHM if Path(_SHM).is_dir() else None
+
+
+def on_starting(server: Any) -> None:
+    """Say in the log what runs and why, once, as the master starts."""
+    server.log.info(
+        "prodkit: %s worker(s) of %s (%s), %s thread(s) each, timeout %ss",
+        workers,
+        worker_class,
+        _reason,
+        threads,
+        timeout,
+    )
+
+
+def pre_fork(server: Any, worker: Any) -> None:
+    """Close database connections the master opened (``--preload``): a forked worker would
+    share their sockets with its siblings."""
+    if "django.db" in sys.modules:
+        from django.db import connections
+
+        connections.close_all()
+
+
+def post_worker_init(worker: Any) -> None:
+    """Refuse an application the worker class cannot serve (an ASGI app under gthread, a
+    WSGI app under uvicorn), with the fix, before the first request fails obscurely."""
+    from asgiref.sync import iscoroutinefunction
+
+    application = worker.wsgi
+    app_is_asgi = iscoroutinefunction(application) or iscoroutinefunction(
+        type(application).__call__
+    )
+    class_path = f"{type(worker).__module__}.{type(worker).__name__}"
+    if app_is_asgi != is_asgi_worker(class_path):
+        worker.log.error(
+            "prodkit: %s serves %s applications but %s is %s. Start gunicorn without an "
+            "application argument (prodkit picks the entrypoint that matches), or set "
+            "PRODKIT_WORKER_CLASS=%s.",
+            class_path,
+            "ASGI" if is_asgi_worker(class_path) else "WSGI",
+            worker.app.app_uri,
+            "ASGI" if app_is_asgi else "WSGI",
+            "uvicorn" if app_is_asgi else "gthread",
+        )
+        sys.exit(4)  # gunicorn's APP_LOAD_ERROR: the master stops instead of respawning

@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextvars import Token
@@ -18,12 +20,14 @@ from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
 from django_prodkit import health
+from django_prodkit.conf import conf
 from django_prodkit.forwarded import believed_client
 from django_prodkit.log import request_id_var
 
 GetResponse: TypeAlias = Callable[[HttpRequest], HttpResponseBase | Awaitable[HttpResponseBase]]
 
 REQUEST_ID_HEADER = "X-Request-ID"
+access_logger = logging.getLogger("django_prodkit.access")
 
 
 class HybridMiddleware:
@@ -89,27 +93,41 @@ def request_id_from_headers(request: HttpRequest) -> str | None:
 
 
 class RequestIdMiddleware(HybridMiddleware):
-    """Give each request an id: ``request.request_id``, the ``X-Request-ID`` response header
-    and ``django_prodkit.log.request_id_var`` (so every log line of the request carries it).
+    """Give each request an id, and log each request with it (the access log).
 
-    The id comes from the request's headers (see ``request_id_from_headers``) or is a new
-    random one. Runs natively under WSGI and ASGI. Put it early in ``MIDDLEWARE``, right
+    The id is ``request.request_id``, the ``X-Request-ID`` response header and
+    ``django_prodkit.log.request_id_var`` (so every log line of the request carries it). It
+    comes from the request's headers (see ``request_id_from_headers``) or is a new random one.
+
+    With ``PRODKIT_ACCESS_LOG`` on (the default) each request ends with one INFO line on the
+    ``django_prodkit.access`` logger: client, method, path, status and milliseconds, under the
+    request's id, with the same fields as ``extra`` for the JSON format. The server's own
+    access log has no request id and, under uvicorn, no duration; prodkit's gunicorn config
+    leaves it off. Runs natively under WSGI and ASGI. Put it early in ``MIDDLEWARE``, right
     after ``SecurityMiddleware`` and ``TrustedProxyMiddleware``.
     """
 
+    def __init__(self, get_response: GetResponse) -> None:
+        super().__init__(get_response)
+        self.access_log = conf.PRODKIT_ACCESS_LOG
+
     def _call(self, request: HttpRequest) -> HttpResponseBase:
+        started = time.perf_counter()
         request_id, token = self._start(request)
         try:
             response = cast("HttpResponseBase", self.get_response(request))
+            self._finish(request, response, started)
         finally:
             request_id_var.reset(token)
         response[REQUEST_ID_HEADER] = request_id
         return response
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        started = time.perf_counter()
         request_id, token = self._start(request)
         try:
             response = await cast("Awaitable[HttpResponseBase]", self.get_response(request))
+            self._finish(request, response, started)
         finally:
             request_id_var.reset(token)
         response[REQUEST_ID_HEADER] = request_id
@@ -119,6 +137,22 @@ class RequestIdMiddleware(HybridMiddleware):
         request_id = request_id_from_headers(request) or uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
         return request_id, request_id_var.set(request_id)
+
+    def _finish(self, request: HttpRequest, response: HttpResponseBase, started: float) -> None:
+        if not (self.access_log and access_logger.isEnabledFor(logging.INFO)):
+            return
+        milliseconds = round((time.perf_counter() - started) * 1000, 1)
+        fields = {
+            "client": request.META.get("REMOTE_ADDR", ""),
+            "method": request.method,
+            # The path alone: a query string may carry tokens.
+            "path": request.path,
+            "status": response.status_code,
+            "duration_ms": milliseconds,
+        }
+        access_logger.info(
+            '%(client)s "%(method)s %(path)s" %(status)s %(duration_ms)sms', fields, extra=fields
+        )
 
 
 class HealthCheckMiddleware(HybridMiddleware):

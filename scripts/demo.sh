@@ -24,5 +24,5 @@ echo "== Deployment checklist (manage.py prodcheck --live) =="
 python manage.py prodcheck --live --timeout 3 || true
 echo
 echo "Serving the example site at http://127.0.0.1:${PORT}/  (Ctrl-C stops it)"
-exec gunicorn -c python:django_prodkit.gunicorn_conf --bind "127.0.0.1:${PORT}" \
-    django_prodkit.asgi:application
+# gunicorn with prodkit's config; the worker class follows the project (gthread: no async views).
+PRODKIT_BIND="127.0.0.1:${PORT}" exec python manage.py serve

@@ -12,6 +12,11 @@ command -v redis-server >/dev/null || [[ -x /usr/bin/redis-server ]] || missing+
 # The TLS cache tests make a throw-away certificate authority with it.
 command -v openssl >/dev/null || missing+=(openssl)
 
+# The multi-instance test balances over nginx (its own instance on a free port); the server
+# benchmark loads the servers with wrk.
+command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
+command -v wrk >/dev/null || missing+=(wrk)
+
 # Azurite (the Azure Storage emulator the storage probe tests run) is an npm package.
 command -v npm >/dev/null || missing+=(nodejs npm)
 

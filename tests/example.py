@@ -70,10 +70,11 @@ def manage(env: dict[str, str], *args: str) -> str:
 
 
 @contextmanager
-def gunicorn(
-    env: dict[str, str], log: Path, application: str = "django_prodkit.asgi:application"
-) -> Iterator[int]:
-    """Serve the example with prodkit's gunicorn config on a free port; yield the port."""
+def gunicorn(env: dict[str, str], log: Path, application: str | None = None) -> Iterator[int]:
+    """Serve the example with prodkit's gunicorn config on a free port; yield the port.
+
+    Without ``application`` the config picks prodkit's entrypoint for its worker class.
+    """
     # whitenoise warns about a missing STATIC_ROOT; collectstatic is not what is tested here.
     Path(env["DJANGO_STATIC_ROOT"]).mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -85,7 +86,7 @@ def gunicorn(
                 "python:django_prodkit.gunicorn_conf",
                 "--bind",
                 f"127.0.0.1:{port}",
-                application,
+                *([application] if application else []),
             ],
             cwd=EXAMPLE_PROJECT,
             env=env,

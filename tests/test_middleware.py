@@ -227,3 +227,54 @@ def test_asgi_runs_the_middleware_without_a_thread_hop(settings, caplog, middlew
         r.getMessage() for r in caplog.records if "adapted for middleware" in r.getMessage()
     ]
     assert bool([m for m in messages if middleware in m]) is adapted
+
+
+# --- the access log ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def access_log():
+    """Collect the JSON lines of ``django_prodkit.access``."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RequestIdFilter())
+    logger = logging.getLogger("django_prodkit.access")
+    logger.addHandler(handler)
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    logger.removeHandler(handler)
+    logger.setLevel(old_level)
+
+
+@pytest.mark.parametrize(("get", "path"), CLIENTS)
+def test_each_request_is_logged_once_with_its_id(get, path, access_log):
+    response = get(f"{path}?token=planted-SECRET", {"X-Request-ID": "req-7"})
+    [line] = access_log()
+    assert line["request_id"] == "req-7"
+    assert line["logger"] == "django_prodkit.access"
+    assert line["level"] == "INFO"
+    assert line["status"] == response.status_code == 200
+    assert line["method"] == "GET"
+    # The path alone: query strings may carry tokens.
+    assert line["path"] == path
+    assert "planted-SECRET" not in json.dumps(line)
+    assert line["client"] == "127.0.0.1"
+    assert isinstance(line["duration_ms"], float)
+    assert line["duration_ms"] >= 0
+    assert line["message"] == f'127.0.0.1 "GET {path}" 200 {line["duration_ms"]}ms'
+
+
+def test_a_failing_view_is_logged_with_its_500(access_log):
+    response = Client(raise_request_exception=False).get("/fail/")
+    assert response.status_code == 500
+    [line] = access_log()
+    assert line["status"] == 500
+
+
+@pytest.mark.parametrize(("get", "path"), CLIENTS)
+def test_access_log_can_be_turned_off(get, path, settings, access_log):
+    settings.PRODKIT_ACCESS_LOG = False
+    assert get(path, {}).status_code == 200
+    assert access_log() == []

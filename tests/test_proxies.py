@@ -409,7 +409,12 @@ def test_trusted_proxies_refuses_negative_hops():
 
 def gunicorn_config(environ):
     """Return gunicorn's own view of prodkit's configuration under ``environ``."""
-    env = {"PATH": os.environ["PATH"], "PYTHON_DOTENV_DISABLED": "1", **environ}
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHON_DOTENV_DISABLED": "1",
+        "PRODKIT_WORKER_CLASS": "gthread",
+        **environ,
+    }
     result = subprocess.run(
         [
             str(BIN / "gunicorn"),
@@ -472,9 +477,14 @@ def test_gunicorn_refuses_a_bad_trusted_proxy():
     ],
 )
 def test_real_server_logs_the_client_not_the_proxy(tmp_path, worker, application):
-    """gunicorn behind a 'proxy' on 127.0.0.1: the access log names the client from
-    X-Forwarded-For, never the proxy, nor the address a client wrote there itself."""
-    env = example_env(tmp_path, PRODKIT_WORKER_CLASS=worker, PRODKIT_TRUSTED_PROXIES="127.0.0.1")
+    """gunicorn behind a 'proxy' on 127.0.0.1: the server's access log and prodkit's name
+    the client from X-Forwarded-For, never the proxy, nor the address a client wrote there."""
+    env = example_env(
+        tmp_path,
+        PRODKIT_WORKER_CLASS=worker,
+        PRODKIT_TRUSTED_PROXIES="127.0.0.1",
+        PRODKIT_SERVER_ACCESS_LOG="true",
+    )
     log = tmp_path / "server.log"
     with gunicorn(env, log, f"django_prodkit.{application}:application") as port:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -491,6 +501,12 @@ def test_real_server_logs_the_client_not_the_proxy(tmp_path, worker, application
     # uvicorn logs the port X-Forwarded-For carried, gunicorn's own log the address alone.
     assert re.search(
         rf'{re.escape(CLIENT)}(:51234)? - .*"GET /nothing-here/ HTTP/1.1" 404', output
+    ), output
+    # prodkit's own line: the client the middleware believed, the request id, the duration.
+    assert re.search(
+        rf'django_prodkit.access \[[0-9a-f]{{32}}\] {re.escape(CLIENT)} "GET /nothing-here/" '
+        r"404 \d+\.\dms",
+        output,
     ), output
     assert "6.6.6.6" not in output
     assert not re.search(r"127\.0\.0\.1(:\d+)? - .*GET /nothing-here/", output), output

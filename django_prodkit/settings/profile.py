@@ -49,6 +49,7 @@ def production_settings(
         **storages_from_env(env, base_dir=base_dir),
         **health_from_env(env),
         "LOGGING": logging_from_env(env),
+        "PRODKIT_ACCESS_LOG": env.bool("PRODKIT_ACCESS_LOG", default=True),
         **email_from_env(env),
         **checks_from_env(env),
     }

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
 
 from django_prodkit.env import Env
 
@@ -15,8 +19,14 @@ from django_prodkit.env import Env
 APP_SERVICE_REQUEST_TIMEOUT = 230
 # Answer (or fail) before the front end gives up, so the error is ours and logged.
 DEFAULT_TIMEOUT = 220
-# ASGI by default: uvicorn workers under gunicorn (PRODKIT_WORKER_CLASS=gthread for WSGI).
-DEFAULT_WORKER_CLASS = "uvicorn_worker.UvicornWorker"
+
+ASGI_ENTRYPOINT = "django_prodkit.asgi:application"
+WSGI_ENTRYPOINT = "django_prodkit.wsgi:application"
+# The short names PRODKIT_WORKER_CLASS takes besides "auto" and a dotted class path.
+WORKER_CLASSES = {"uvicorn": "uvicorn_worker.UvicornWorker", "gthread": "gthread", "sync": "sync"}
+AUTO = "auto"
+# gunicorn workers that run an ASGI application; every other class runs WSGI.
+_ASGI_WORKER_PREFIXES = ("uvicorn_worker.", "uvicorn.workers.")
 
 
 def _cgroup_cpus(root: Path) -> float | None:
@@ -58,6 +68,71 @@ def default_workers() -> int:
 def server_workers(env: Env | None = None) -> int:
     """Return the number of worker processes: ``WEB_CONCURRENCY``, or ``default_workers()``."""
     return (env or Env()).int("WEB_CONCURRENCY", default=default_workers(), min=1)
+
+
+def worker_class_setting(env: Env | None = None) -> str | None:
+    """Return the worker class ``PRODKIT_WORKER_CLASS`` names, or None for ``auto`` (unset).
+
+    ``uvicorn``, ``gthread`` and ``sync`` are short names; anything with a dot is taken as
+    a class path for gunicorn. ``auto`` leaves the choice to what the application is
+    (``django_prodkit.server.application_interface()``).
+    """
+    env = env or Env()
+    value = (env.str("PRODKIT_WORKER_CLASS", default=AUTO) or AUTO).strip()
+    if value.lower() == AUTO:
+        return None
+    if value.lower() in WORKER_CLASSES:
+        return WORKER_CLASSES[value.lower()]
+    if "." not in value:
+        name = env.name("PRODKIT_WORKER_CLASS")
+        raise ImproperlyConfigured(
+            f"{name} must be auto, {', '.join(WORKER_CLASSES)} or a worker class path "
+            f"such as uvicorn_worker.UvicornWorker, got {value!r}."
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class Interface:
+    """``asgi`` or ``wsgi``, and why, in words for the server's start-up log."""
+
+    name: str
+    reason: str
+
+
+def choose_worker_class(env: Env, detect: Callable[[], Interface]) -> tuple[str, str]:
+    """Return the gunicorn worker class and why: ``PRODKIT_WORKER_CLASS`` when set, else
+    uvicorn workers when ``detect()`` finds the application needs ASGI, gthread when not."""
+    chosen = worker_class_setting(env)
+    if chosen is not None:
+        return chosen, f"{env.name('PRODKIT_WORKER_CLASS')} is set"
+    interface = detect()
+    return WORKER_CLASSES["uvicorn" if interface.name == "asgi" else "gthread"], interface.reason
+
+
+def is_asgi_worker(worker_class: str) -> bool:
+    """Return True when gunicorn's ``worker_class`` serves ASGI (the uvicorn workers)."""
+    return worker_class.startswith(_ASGI_WORKER_PREFIXES)
+
+
+def entrypoint_for(worker_class: str) -> str:
+    """Return prodkit's entrypoint that ``worker_class`` can serve: ASGI or WSGI."""
+    return ASGI_ENTRYPOINT if is_asgi_worker(worker_class) else WSGI_ENTRYPOINT
+
+
+def server_bind(env: Env | None = None) -> str:
+    """Return the address to listen on: ``PRODKIT_BIND``, else ``0.0.0.0`` on App Service's
+    port (``WEBSITES_PORT``, then ``PORT``), else ``0.0.0.0:8000``."""
+    env = env or Env()
+    port = env.int("WEBSITES_PORT", default=None, min=1, max=65535) or env.int(
+        "PORT", default=8000, min=1, max=65535
+    )
+    return env.str("PRODKIT_BIND", default=f"0.0.0.0:{port}")
+
+
+def server_threads(env: Env | None = None) -> int:
+    """Return the threads per worker (gthread): ``PRODKIT_THREADS``, or 1."""
+    return (env or Env()).int("PRODKIT_THREADS", default=1, min=1)
 
 
 def server_timeout(env: Env | None = None) -> int:
