@@ -66,6 +66,8 @@ def _detected_interface() -> Interface:
 
 
 worker_class, _reason = choose_worker_class(env, _detected_interface)
+# The workers' settings read it: under ASGI database connections are not kept (no pile-up).
+os.environ["PRODKIT_WORKER_CLASS"] = worker_class
 # The application, when none is given on the command line: the entrypoint the class serves.
 wsgi_app = entrypoint_for(worker_class)
 

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+import redis
 from django.test import signals
 from django.test.signals import setting_changed
 from psycopg import sql
@@ -53,6 +54,18 @@ def _media_root(settings, tmp_path):
 def redis_url() -> str:
     """URL of the shared Redis (database 15): never stopped, never flushed by a test."""
     return require_service("PRODKIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15", "Redis")
+
+
+@pytest.fixture
+def cache_prefix(redis_url) -> Iterator[str]:
+    """A key prefix of the test's own in the shared Redis; its keys are deleted afterwards."""
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=f"{prefix}:*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
 
 
 @pytest.fixture

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import html
+import http.cookiejar
+import io
 import os
+import re
 import secrets
 import signal
 import subprocess
 import sys
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from PIL import Image
 
 from tests.servers import free_port, wait_for_port
 
@@ -107,3 +115,52 @@ def gunicorn(env: dict[str, str], log: Path, application: str | None = None) -> 
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+# --- a visitor of the example --------------------------------------------------------------
+
+# The superuser tests create with manage.py createsuperuser (DJANGO_SUPERUSER_PASSWORD).
+PASSWORD = "Two-Instances-Pw-1"
+
+
+def browser() -> tuple[urllib.request.OpenerDirector, http.cookiejar.CookieJar]:
+    """Return a URL opener that keeps cookies, and its cookie jar."""
+    jar = http.cookiejar.CookieJar()
+    return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar)), jar
+
+
+def open_page(
+    opener: urllib.request.OpenerDirector, url: str, data: dict[str, str] | None = None
+) -> tuple[str, int, str]:
+    """Return (final URL, status, body) after following redirects."""
+    body = urllib.parse.urlencode(data).encode() if data is not None else None
+    with opener.open(url, data=body, timeout=10) as response:
+        return response.geturl(), response.status, response.read().decode()
+
+
+def log_in(opener: urllib.request.OpenerDirector, base: str) -> tuple[str, int, str]:
+    """Log in to the admin at ``base`` as ``admin`` with ``PASSWORD``; return ``open_page``'s."""
+    _, status, page = open_page(opener, f"{base}/admin/login/?next=/admin/")
+    assert status == 200
+    found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    assert found, page
+    token = found.group(1)
+    form = {
+        "csrfmiddlewaretoken": token,
+        "username": "admin",
+        "password": PASSWORD,
+        "next": "/admin/",
+    }
+    return open_page(opener, f"{base}/admin/login/?next=/admin/", form)
+
+
+def png_bytes() -> bytes:
+    """Return a small PNG image, an upload the gallery's form accepts."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "teal").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def links(page: str, pattern: str) -> list[str]:
+    """Return every match of ``pattern``'s group in ``page``, HTML entities decoded."""
+    return [html.unescape(found) for found in re.findall(pattern, page)]

@@ -1075,6 +1075,19 @@ def test_env_malformed_default_is_named():
         pytest.param(
             {"PRODKIT_DB_CONN_MAX_AGE": "30"}, {"conn_max_age": 5}, 5, None, id="age-arg-wins"
         ),
+        # Under ASGI each request's sync code runs in a thread of its own: no kept connections.
+        pytest.param({"PRODKIT_WORKER_CLASS": "uvicorn"}, {}, 0, None, id="asgi-closes"),
+        pytest.param(
+            {"PRODKIT_WORKER_CLASS": "uvicorn_worker.UvicornWorker"}, {}, 0, None, id="asgi-path"
+        ),
+        pytest.param({"PRODKIT_WORKER_CLASS": "gthread"}, {}, 600, None, id="gthread-keeps"),
+        pytest.param(
+            {"PRODKIT_WORKER_CLASS": "uvicorn", "PRODKIT_DB_CONN_MAX_AGE": "60"},
+            {},
+            60,
+            None,
+            id="asgi-age-from-env",
+        ),
         pytest.param({"PRODKIT_DB_POOL": "true"}, {}, 0, True, id="pool-from-env"),
         pytest.param({"PRODKIT_DB_POOL": "true"}, {"pool": False}, 600, None, id="pool-arg-wins"),
         pytest.param(

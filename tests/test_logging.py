@@ -301,7 +301,7 @@ def test_gunicorn_and_uvicorn_worker_loggers_reach_stdout_once(capsys):
         logger.handlers = logging.getLogger(source).handlers
         logger.propagate = False
 
-    logging.config.dictConfig(logging_config(json=True))
+    logging.config.dictConfig(logging_config(json=True, server_access_log=True))
     gunicorn_log.info("Booting worker with pid: 1")
     logging.getLogger("gunicorn.access").info('"GET / HTTP/1.1" 200')
     logging.getLogger("uvicorn.error").info("Application startup complete.")
@@ -321,7 +321,7 @@ def test_uvicorn_own_config_is_replaced_not_doubled(capsys):
     from uvicorn.config import LOGGING_CONFIG, Config
 
     Config(app="tests.urls_middleware:urlpatterns", log_config=LOGGING_CONFIG)
-    logging.config.dictConfig(logging_config(json=True))
+    logging.config.dictConfig(logging_config(json=True, server_access_log=True))
     logging.getLogger("uvicorn.error").info(
         "Started server process", extra={"color_message": "Started server process \x1b[36m1\x1b[0m"}
     )
@@ -331,6 +331,24 @@ def test_uvicorn_own_config_is_replaced_not_doubled(capsys):
     out = json_lines(capsys)
     assert [line["logger"] for line in out] == ["uvicorn.error", "uvicorn.access"]
     assert "color_message" not in out[0]
+
+
+def test_server_access_logs_are_dropped_by_default(capsys):
+    """RequestIdMiddleware logs each request; uvicorn's line would double it."""
+    logging.config.dictConfig(logging_config(json=True))
+    logging.getLogger("uvicorn.access").info('1.2.3.4 - "GET / HTTP/1.1" 200')
+    logging.getLogger("gunicorn.access").info('"GET / HTTP/1.1" 200')
+    logging.getLogger("uvicorn.error").info("Application startup complete.")
+    logging.getLogger("uvicorn.access").warning("kept: not an access line")
+    assert [line["message"] for line in json_lines(capsys)] == [
+        "Application startup complete.",
+        "kept: not an access line",
+    ]
+
+
+def test_env_server_access_log():
+    env = Env({"PRODKIT_SERVER_ACCESS_LOG": "true"})
+    assert logging_from_env(env) == logging_config(server_access_log=True)
 
 
 # --- from the environment -------------------------------------------------------------------

@@ -194,6 +194,17 @@ def test_config_takes_the_class_from_the_variable():
     assert setting(result.stdout, "wsgi_app") == ASGI_ENTRYPOINT
 
 
+def test_config_passes_the_class_on_to_the_workers(monkeypatch):
+    """The workers' settings read PRODKIT_WORKER_CLASS (database connections under ASGI)."""
+    monkeypatch.setenv("PRODKIT_WORKER_CLASS", "uvicorn")
+    sys.modules.pop("django_prodkit.gunicorn_conf", None)
+    import django_prodkit.gunicorn_conf as config
+
+    assert config.worker_class == UVICORN
+    assert os.environ["PRODKIT_WORKER_CLASS"] == UVICORN
+    sys.modules.pop("django_prodkit.gunicorn_conf", None)
+
+
 # --- real servers ---------------------------------------------------------------------------
 
 

@@ -7,40 +7,28 @@ after the login, so the second server can only find the session in Redis.
 
 from __future__ import annotations
 
-import http.cookiejar
-import re
 import sqlite3
 import urllib.parse
 import urllib.request
-import uuid
 from collections.abc import Iterator
 
 import pytest
 import redis
 
-from tests.example import example_env, gunicorn, manage
-
-PASSWORD = "Two-Instances-Pw-1"
+from tests.example import PASSWORD, browser, example_env, gunicorn, log_in, manage, open_page
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def project_env(tmp_path, redis_url) -> Iterator[dict[str, str]]:
-    prefix = f"sessions-{uuid.uuid4().hex[:12]}"
-    env = example_env(
+def project_env(tmp_path, redis_url, cache_prefix) -> dict[str, str]:
+    return example_env(
         tmp_path,
         DATABASE_URL=f"sqlite:///{tmp_path / 'shared.sqlite3'}",
         DJANGO_SUPERUSER_PASSWORD=PASSWORD,
         CACHE_URL=redis_url,
-        PRODKIT_CACHE_KEY_PREFIX=prefix,
+        PRODKIT_CACHE_KEY_PREFIX=cache_prefix,
     )
-    yield env
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=f"{prefix}:*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 @pytest.fixture
@@ -62,31 +50,6 @@ def two_instances(project_env, tmp_path) -> Iterator[tuple[str, str]]:
         gunicorn(project_env, tmp_path / "b.log") as b,
     ):
         yield f"http://127.0.0.1:{a}", f"http://127.0.0.1:{b}"
-
-
-def browser():
-    jar = http.cookiejar.CookieJar()
-    return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar)), jar
-
-
-def open_page(opener, url, data=None):
-    """Return (final URL, status, body) after following redirects."""
-    body = urllib.parse.urlencode(data).encode() if data is not None else None
-    with opener.open(url, data=body, timeout=10) as response:
-        return response.geturl(), response.status, response.read().decode()
-
-
-def log_in(opener, base):
-    _, status, html = open_page(opener, f"{base}/admin/login/?next=/admin/")
-    assert status == 200
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
-    form = {
-        "csrfmiddlewaretoken": token,
-        "username": "admin",
-        "password": PASSWORD,
-        "next": "/admin/",
-    }
-    return open_page(opener, f"{base}/admin/login/?next=/admin/", form)
 
 
 def test_login_on_one_instance_is_a_login_on_the_other(two_instances, project_env, redis_url):

@@ -28,6 +28,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from django_prodkit.env import Env, parse_bool
 from django_prodkit.redact import redact_url
+from django_prodkit.settings.server import is_asgi_worker, worker_class_setting
 
 Family = Literal["postgresql", "mysql", "mssql", "sqlite"]
 
@@ -332,13 +333,17 @@ def database_from_env(
     (with ``_NAME``, ``_USER``, ``_PASSWORD``, ``_PORT``), of which at most one may be set;
     then the ``default`` URL. Nothing set and no default is an error.
 
-    ``conn_max_age`` and ``pool`` not passed are read from ``PRODKIT_DB_CONN_MAX_AGE``
-    (default 600) and ``PRODKIT_DB_POOL`` (default false).
+    ``conn_max_age`` and ``pool`` not passed are read from ``PRODKIT_DB_CONN_MAX_AGE`` and
+    ``PRODKIT_DB_POOL`` (default false). ``PRODKIT_DB_CONN_MAX_AGE`` defaults to 600, or to 0
+    when ``PRODKIT_WORKER_CLASS`` is an ASGI worker (prodkit's gunicorn config and ``manage.py
+    serve`` set it for the workers): under ASGI each request's sync code runs in a thread of
+    its own, and persistent connections pile up instead of being reused (Django's docs).
     """
     env = Env() if env is None else env
     pool_variable = None
     if isinstance(conn_max_age, _Unset):
-        conn_max_age = env.int("PRODKIT_DB_CONN_MAX_AGE", 600, min=0)
+        asgi = is_asgi_worker(worker_class_setting(env) or "")
+        conn_max_age = env.int("PRODKIT_DB_CONN_MAX_AGE", 0 if asgi else 600, min=0)
     if isinstance(pool, _Unset):
         pool = env.bool("PRODKIT_DB_POOL", False)
         pool_variable = env.name("PRODKIT_DB_POOL") if pool else None

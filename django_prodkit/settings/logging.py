@@ -18,7 +18,8 @@ PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 
 # Loggers that servers (and runserver) give their own handlers with propagate=False. Naming
 # them here removes those handlers and lets their records reach the one stdout handler; their
-# levels are left alone, so gunicorn's and uvicorn's --log-level keep working.
+# levels are left alone, so gunicorn's and uvicorn's --log-level keep working, but for the
+# access loggers (see logging_config()).
 SERVER_LOGGERS = (
     "django.server",
     "gunicorn.error",
@@ -28,6 +29,8 @@ SERVER_LOGGERS = (
     "uvicorn.access",
 )
 
+_SERVER_ACCESS_LOGGERS = ("gunicorn.access", "uvicorn.access")
+
 
 def logging_config(
     *,
@@ -35,12 +38,15 @@ def logging_config(
     json: bool = False,
     django_level: str | None = None,
     db_level: str | None = None,
+    server_access_log: bool = False,
 ) -> dict[str, Any]:
     """Return a ``LOGGING`` dict (``logging.config.dictConfig`` schema, version 1).
 
     ``level`` applies to the root logger, ``django_level`` (default: ``level``) to the
     ``django`` logger, ``db_level`` (default ``WARNING``, so SQL is not logged by a stray
     ``DEBUG``) to ``django.db.backends``. ``json`` switches to one JSON object per line.
+    The servers' access logs (uvicorn writes one whatever gunicorn's ``accesslog`` says) are
+    dropped unless ``server_access_log``: ``RequestIdMiddleware`` logs each request already.
     """
     level = _level("level", level)
     django_level = _level("django_level", django_level or level)
@@ -52,6 +58,8 @@ def logging_config(
     }
     for name in SERVER_LOGGERS:
         loggers[name] = {"handlers": [], "propagate": True}
+    for name in _SERVER_ACCESS_LOGGERS:
+        loggers[name]["level"] = "INFO" if server_access_log else "WARNING"
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -76,13 +84,15 @@ def logging_config(
 def logging_from_env(env: Env | None = None) -> dict[str, Any]:
     """Return ``logging_config()`` for ``DJANGO_LOG_LEVEL`` (default ``INFO``),
     ``PRODKIT_LOG_FORMAT`` (``plain`` or ``json``, default ``plain``) and
-    ``DJANGO_DB_LOG_LEVEL`` (default ``WARNING``).
+    ``DJANGO_DB_LOG_LEVEL`` (default ``WARNING``) and ``PRODKIT_SERVER_ACCESS_LOG`` (default
+    false).
     """
     env = Env() if env is None else env
     return logging_config(
         level=_env_level(env, "DJANGO_LOG_LEVEL", "INFO"),
         json=env.str("PRODKIT_LOG_FORMAT", default="plain", choices=FORMATS) == "json",
         db_level=_env_level(env, "DJANGO_DB_LOG_LEVEL", "WARNING"),
+        server_access_log=env.bool("PRODKIT_SERVER_ACCESS_LOG", default=False),
     )
 
 

@@ -4,28 +4,15 @@ container and is linked by a signed URL that Azurite serves."""
 
 from __future__ import annotations
 
-import html
-import io
 import re
 
 import pytest
 import requests
-from PIL import Image
 
-from tests.example import example_env, gunicorn, manage
+from tests.example import example_env, gunicorn, links, manage, png_bytes
 from tests.storage.conftest import fetch
 
 pytestmark = pytest.mark.slow
-
-
-def png_bytes() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (8, 8), "teal").save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def links(page: str, pattern: str) -> list[str]:
-    return [html.unescape(found) for found in re.findall(pattern, page)]
 
 
 def test_example_serves_static_and_media_from_azurite(
