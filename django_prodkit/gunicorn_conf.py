@@ -17,6 +17,7 @@ from typing import Any
 from django_prodkit.env import Env
 from django_prodkit.settings.proxies import trusted_proxies_from_env
 from django_prodkit.settings.server import (
+    DEFAULT_MAX_REQUESTS,
     Interface,
     choose_worker_class,
     entrypoint_for,
@@ -83,7 +84,7 @@ keepalive = env.int("PRODKIT_KEEPALIVE", default=5, min=0)
 
 # Recycle workers now and then so a slow leak never takes an instance down; the jitter keeps
 # them from restarting all at once.
-max_requests = env.int("PRODKIT_MAX_REQUESTS", default=1000, min=0)
+max_requests = env.int("PRODKIT_MAX_REQUESTS", default=DEFAULT_MAX_REQUESTS, min=0)
 max_requests_jitter = max(1, max_requests // 10) if max_requests else 0
 
 # The proxies whose X-Forwarded-For (and -Proto) the server believes: the same list

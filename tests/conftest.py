@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import pytest
 import redis
 from django.test import signals
 from django.test.signals import setting_changed
-from psycopg import sql
 
-from tests.services import require_service
+from tests.services import new_postgres_database, require_service
 
 
 @pytest.fixture(scope="session")
@@ -71,11 +68,5 @@ def cache_prefix(redis_url) -> Iterator[str]:
 @pytest.fixture
 def postgres_database(postgres_url) -> Iterator[str]:
     """URL of a new, empty PostgreSQL database, dropped after the test."""
-    name = f"prodkit_it_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield urlunsplit(urlsplit(postgres_url)._replace(path=f"/{name}"))
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    with new_postgres_database(postgres_url) as url:
+        yield url

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import os
 import socket
-from urllib.parse import urlsplit
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from django_prodkit.redact import redact_url
 
@@ -33,3 +38,19 @@ def require_service(variable: str, default: str, what: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return url
+
+
+@contextmanager
+def new_postgres_database(server_url: str, prefix: str = "prodkit_it") -> Iterator[str]:
+    """Create an empty database named ``PREFIX_<random>`` on the server of ``server_url``;
+    yield its URL; drop it (closing what is still connected) on exit."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server_url, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(server_url, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )

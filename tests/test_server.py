@@ -40,6 +40,7 @@ WSGI_REASON = "no async views and no async-only middleware"
         pytest.param("uvicorn", UVICORN, id="uvicorn"),
         pytest.param("gthread", "gthread", id="gthread"),
         pytest.param("Sync", "sync", id="sync"),
+        pytest.param("asgi", "asgi", id="gunicorn-asgi"),
         pytest.param(
             "uvicorn_worker.UvicornH11Worker", "uvicorn_worker.UvicornH11Worker", id="path"
         ),
@@ -53,8 +54,8 @@ def test_worker_class_setting(value, expected):
 def test_unknown_worker_class_names_the_variable_and_the_choices():
     with pytest.raises(ImproperlyConfigured) as error:
         worker_class_setting(Env(environ={"PRODKIT_WORKER_CLASS": "gevent-ish"}))
-    assert "PRODKIT_WORKER_CLASS must be auto, uvicorn, gthread, sync or a worker class" in str(
-        error.value
+    assert "PRODKIT_WORKER_CLASS must be auto, uvicorn, gthread, sync, asgi or a worker class" in (
+        str(error.value)
     )
 
 
@@ -63,6 +64,8 @@ def test_unknown_worker_class_names_the_variable_and_the_choices():
     [
         (UVICORN, True),
         ("uvicorn.workers.UvicornWorker", True),
+        ("asgi", True),
+        ("gunicorn.workers.gasgi.ASGIWorker", True),
         ("gthread", False),
         ("sync", False),
         ("gevent", False),
@@ -168,6 +171,10 @@ def test_config_chooses_class_and_entrypoint_from_the_project(settings_module, w
     assert result.returncode == 0, result.stderr
     assert setting(result.stdout, "worker_class") == worker
     assert setting(result.stdout, "wsgi_app") == app
+    # Measured defaults (docs/server.md): two threads, recycling every 10,000 requests.
+    assert setting(result.stdout, "threads") == "2"
+    assert setting(result.stdout, "max_requests") == "10000"
+    assert setting(result.stdout, "max_requests_jitter") == "1000"
 
 
 @pytest.mark.slow

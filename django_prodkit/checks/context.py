@@ -12,8 +12,9 @@ from django.conf import settings
 
 from django_prodkit.conf import conf
 from django_prodkit.env import Env
+from django_prodkit.server import worker_class
 from django_prodkit.settings.platform import Platform, detect_platform
-from django_prodkit.settings.server import server_workers
+from django_prodkit.settings.server import is_asgi_worker, server_workers
 
 # Platforms built to scale out: assume several instances unless PRODKIT_INSTANCES says not.
 _SCALING_PLATFORMS = frozenset({"appservice", "kubernetes"})
@@ -79,3 +80,15 @@ def serves_https() -> bool:
         or getattr(settings, "SESSION_COOKIE_SECURE", False)
         or deployment().tls_proxy
     )
+
+
+def asgi_server() -> str | None:
+    """Say why the site is taken to be served over ASGI, or None when it is WSGI.
+
+    ``ASGI_APPLICATION`` set, or prodkit's gunicorn config running a uvicorn worker: the one
+    ``PRODKIT_WORKER_CLASS`` names, or the one it chooses for an application that needs ASGI.
+    """
+    if getattr(settings, "ASGI_APPLICATION", None):
+        return "ASGI_APPLICATION is set"
+    worker, reason = worker_class()
+    return f"gunicorn runs {worker}: {reason}" if is_asgi_worker(worker) else None

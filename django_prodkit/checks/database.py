@@ -19,17 +19,15 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage
 
-from django_prodkit.checks.context import deployment
+from django_prodkit.checks.context import asgi_server, deployment
 from django_prodkit.checks.registry import Check, prodkit_check
 from django_prodkit.env import Env
-from django_prodkit.server import worker_class
 from django_prodkit.settings.caches import is_loopback_host
 from django_prodkit.settings.database import (
     AZURE_MYSQL_SUFFIXES,
     AZURE_POSTGRES_SUFFIXES,
     AZURE_SQL_SUFFIXES,
 )
-from django_prodkit.settings.server import is_asgi_worker
 
 E201 = Check(
     id="prodkit.E201",
@@ -380,18 +378,6 @@ def _sqlite_untuned(database: _Database) -> list[str]:
     if str(options.get("transaction_mode") or "").upper() not in {"IMMEDIATE", "EXCLUSIVE"}:
         missing.append("IMMEDIATE transactions (transaction_mode)")
     return missing
-
-
-def asgi_server() -> str | None:
-    """Say why the site is taken to be served over ASGI, or None when it is WSGI.
-
-    ``ASGI_APPLICATION`` set, or prodkit's gunicorn config running a uvicorn worker: the one
-    ``PRODKIT_WORKER_CLASS`` names, or the one it chooses for an application that needs ASGI.
-    """
-    if getattr(settings, "ASGI_APPLICATION", None):
-        return "ASGI_APPLICATION is set"
-    worker, reason = worker_class()
-    return f"gunicorn runs {worker}: {reason}" if is_asgi_worker(worker) else None
 
 
 def _pooled(database: _Database) -> bool:

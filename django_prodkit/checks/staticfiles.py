@@ -24,7 +24,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import FileSystemStorage
 from django.utils.module_loading import import_string
 
-from django_prodkit.checks.context import serves_https
+from django_prodkit.checks.context import asgi_server, serves_https
 from django_prodkit.checks.inspect import backend_is, middleware_paths
 from django_prodkit.checks.registry import Check, prodkit_check
 from django_prodkit.redact import redact_url
@@ -190,6 +190,23 @@ W311 = Check(
     why=(
         "Without the cached loader every render finds, reads and compiles each template "
         "again: tens of milliseconds per page that Django's default setup avoids."
+    ),
+)
+I312 = Check(
+    id="prodkit.I312",
+    title="whitenoise serves static files under ASGI",
+    msg="whitenoise serves the static files and the site runs over ASGI ({server}).",
+    hint=(
+        "Put static files on blob storage or a CDN (AZURE_STORAGE_CONNECTION_STRING with "
+        "storages_from_env(), PRODKIT_STORAGE_DOMAIN for the CDN), or, with no async views, "
+        "serve the site with gthread workers (PRODKIT_WORKER_CLASS=auto does)."
+    ),
+    why=(
+        "whitenoise's middleware is synchronous: under ASGI every static file costs a thread "
+        "hop and is streamed from a sync iterator (Django warns that StreamingHttpResponse "
+        "must consume synchronous iterators). Measured here (benchmarks/server.py), one "
+        "uvicorn worker served a stylesheet at a third of a gthread worker's rate; "
+        "servestatic's async middleware did no better."
     ),
 )
 
@@ -519,6 +536,15 @@ def check_whitenoise_dev_mode(app_configs: Any = None, **kwargs: Any) -> list[Ch
         for name in ("WHITENOISE_AUTOREFRESH", "WHITENOISE_USE_FINDERS")
         if getattr(settings, name, False) is True
     ]
+
+
+@prodkit_check(I312)
+def check_whitenoise_under_asgi(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """I312: whitenoise in MIDDLEWARE, static files on local disk, the site served over ASGI."""
+    if whitenoise_index(middleware_paths()) is None or _local_static() is None:
+        return []
+    server = asgi_server()
+    return [I312.message(obj="settings.MIDDLEWARE", server=server)] if server else []
 
 
 @prodkit_check(W309)

@@ -400,6 +400,48 @@ def test_w308_settings_without_whitenoise_do_nothing(settings):
     assert staticfiles.check_whitenoise_dev_mode() == []
 
 
+# --- I312 ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("worker", "urlconf", "expected"),
+    [
+        pytest.param("uvicorn", None, ["prodkit.I312"], id="uvicorn-set"),
+        pytest.param(None, "tests.urls_async", ["prodkit.I312"], id="async-views-choose-uvicorn"),
+        pytest.param("gthread", "tests.urls_async", [], id="gthread-set"),
+        pytest.param(None, None, [], id="sync-project-gets-gthread"),
+    ],
+)
+def test_i312_whitenoise_under_asgi(settings, monkeypatch, worker, urlconf, expected):
+    if worker is None:
+        monkeypatch.delenv("PRODKIT_WORKER_CLASS", raising=False)
+    else:
+        monkeypatch.setenv("PRODKIT_WORKER_CLASS", worker)
+    if urlconf:
+        settings.ROOT_URLCONF = urlconf
+    settings.MIDDLEWARE = [SECURITY, WHITENOISE]
+    assert ids(staticfiles.check_whitenoise_under_asgi()) == expected
+
+
+def test_i312_says_why_the_site_is_asgi(settings, monkeypatch):
+    monkeypatch.setenv("PRODKIT_WORKER_CLASS", "uvicorn")
+    settings.MIDDLEWARE = [SECURITY, WHITENOISE]
+    [message] = staticfiles.check_whitenoise_under_asgi()
+    assert "uvicorn_worker.UvicornWorker: PRODKIT_WORKER_CLASS is set" in message.msg
+
+
+def test_i312_static_on_blob_storage_or_no_whitenoise_pass(settings, monkeypatch):
+    monkeypatch.setenv("PRODKIT_WORKER_CLASS", "uvicorn")
+    settings.MIDDLEWARE = [SECURITY]
+    assert staticfiles.check_whitenoise_under_asgi() == []
+    settings.MIDDLEWARE = [SECURITY, WHITENOISE]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django_prodkit.storage.azure.AzureManifestStaticStorage"},
+    }
+    assert staticfiles.check_whitenoise_under_asgi() == []
+
+
 # --- W309 ------------------------------------------------------------------------------------
 
 
