@@ -27,7 +27,8 @@ Parts, each with its servers running side by side and rounds interleaved (A B C 
   beside one granian ASGI and one gunicorn ``-k asgi`` worker: what a sync view pays per
   request for the thread hop under ASGI, with no connection piling up anywhere;
 - ``stack``: the JSON view under prodkit's config with Django's default middleware alone
-  (``bare``: the example without prodkit's middleware) and with the example's full stack;
+  (``bare``: the example without prodkit's middleware and so without an access log), with
+  the example's full stack, and with the full stack but its access log off;
 - ``static_asgi``: a hashed stylesheet from whitenoise under one gthread and one uvicorn
   worker, and from servestatic's ASGI middleware under one uvicorn worker, with whether the
   log shows Django's "StreamingHttpResponse must consume synchronous iterators" warning;
@@ -543,7 +544,13 @@ def part_one_worker(bench: Bench) -> dict[str, Any]:
 
 def part_stack(bench: Bench, telemetry: dict[str, str] | None) -> dict[str, Any]:
     stack = {"DJANGO_SETTINGS_MODULE": "benchmarks.server_settings", "PYTHONPATH": str(ROOT)}
-    configs = [prodkit("bare", PRODKIT_BENCH_STACK="bare", **stack)]
+    configs = [
+        prodkit("bare", PRODKIT_BENCH_STACK="bare", **stack),
+        # The full stack without its access log line: what the middleware alone costs.
+        prodkit(
+            "full_no_access_log", PRODKIT_BENCH_STACK="full", PRODKIT_ACCESS_LOG="false", **stack
+        ),
+    ]
     if telemetry is None:
         configs.append(prodkit("full", PRODKIT_BENCH_STACK="full", **stack))
         return bench.compare(configs, {"json": VIEWS["json"]})["json"]
@@ -617,6 +624,7 @@ def ratios(figures: dict[str, Any], telemetry: bool) -> dict[str, float]:
         full, off = ("stack_full", "stack_off") if telemetry else ("full", "full")
         result["stack_full_vs_bare"] = round(stack[full]["rps"] / bare, 3)
         result["stack_off_vs_bare"] = round(stack[off]["rps"] / bare, 3)
+        result["stack_no_access_log_vs_bare"] = round(stack["full_no_access_log"]["rps"] / bare, 3)
     one = figures.get("one_worker")
     if one:
         result["one_worker_uvicorn_vs_sync"] = round(one["uvicorn"]["rps"] / one["sync"]["rps"], 3)
