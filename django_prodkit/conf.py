@@ -82,6 +82,23 @@ class Settings:
         return bool(getattr(settings, "PRODKIT_ACCESS_LOG", True))
 
     @property
+    def PRODKIT_PROTECTED_MODE(self) -> str:
+        """How ``protected_file_response()`` hands a file over: ``auto``, ``nginx``,
+        ``xsendfile``, ``sas`` or ``stream``."""
+        return str(getattr(settings, "PRODKIT_PROTECTED_MODE", "auto"))
+
+    @property
+    def PRODKIT_PROTECTED_URL(self) -> str:
+        """The internal nginx location ``X-Accel-Redirect`` points into."""
+        return str(getattr(settings, "PRODKIT_PROTECTED_URL", "/_protected/"))
+
+    @property
+    def PRODKIT_PROTECTED_SAS_SECONDS(self) -> int:
+        """Seconds a protected download's SAS URL stays valid: the browser follows the
+        redirect at once, and a leaked URL should not outlive that by much."""
+        return int(getattr(settings, "PRODKIT_PROTECTED_SAS_SECONDS", 60))
+
+    @property
     def PRODKIT_STARTUP_CHECKS(self) -> bool:
         """When True the ASGI/WSGI entrypoints refuse to start on ERROR-level findings."""
         return bool(getattr(settings, "PRODKIT_STARTUP_CHECKS", False))

@@ -31,11 +31,9 @@ from __future__ import annotations
 import errno
 import math
 import posixpath
-import re
 import tempfile
 import threading
 import time
-import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -81,6 +79,7 @@ from django_prodkit.settings.storages import (
     public_base_url,
 )
 from django_prodkit.storage import headers
+from django_prodkit.storage.names import normalise_blob_name
 
 # azure-core waits 300 s to connect and 300 s for each read by default: a request thread
 # stuck that long on a storage that is down. Connecting to Azure takes milliseconds.
@@ -103,58 +102,10 @@ SAS_STEP_MAX = 300
 # A new name is tried this many times when an upload finds its name taken.
 NAME_ATTEMPTS = 10
 
-# Azure's limits on blob names.
-_MAX_NAME = 1024
-_MAX_SEGMENTS = 254
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_DRIVE = re.compile(r"^[A-Za-z]:")
-
 
 def _setting(name: str, default: Any) -> Any:
     """A prodkit setting, read when a storage is built (never at import)."""
     return getattr(settings, name, default)
-
-
-def normalise_blob_name(name: str, *, windows_separators: bool = False) -> str:
-    """Return ``name`` as a blob name: Unicode NFC, ``/`` separated, ``.`` and empty
-    segments dropped.
-
-    Raises ``SuspiciousFileOperation`` for a name that climbs out (``..``), is absolute
-    (``/x``, ``C:x``), holds a control character (NUL, newline) or a backslash (unless
-    ``windows_separators``: static files collected on Windows), names a directory (ends
-    in ``/``), ends in ``.`` or exceeds Azure's limits (1,024 characters, 254 segments).
-    """
-    text = str(name)
-    if _CONTROL.search(text):
-        raise SuspiciousFileOperation(
-            f"Refused the file name {text!r}: it holds a control character (NUL, newline...)."
-        )
-    if "\\" in text:
-        if not windows_separators:
-            raise SuspiciousFileOperation(
-                f"Refused the file name {text!r}: a backslash is not a path separator in a "
-                "blob name."
-            )
-        text = text.replace("\\", "/")
-    text = unicodedata.normalize("NFC", text)
-    if text.startswith("/") or _DRIVE.match(text):
-        raise SuspiciousFileOperation(f"Refused the file name {text!r}: it is an absolute path.")
-    parts = [part for part in text.split("/") if part not in ("", ".")]
-    if ".." in parts:
-        raise SuspiciousFileOperation(
-            f"Refused the file name {text!r}: '..' would climb out of the container."
-        )
-    if not parts or text.endswith("/") or parts[-1].endswith("."):
-        raise SuspiciousFileOperation(
-            f"Refused the file name {text!r}: a blob name must not be empty or end in '/' or '.'."
-        )
-    blob = "/".join(parts)
-    if len(blob) > _MAX_NAME or len(parts) > _MAX_SEGMENTS:
-        raise SuspiciousFileOperation(
-            f"Refused the file name {blob[:80]!r}...: Azure allows {_MAX_NAME} characters "
-            f"and {_MAX_SEGMENTS} segments."
-        )
-    return blob
 
 
 def sas_window(now: datetime, seconds: int) -> tuple[datetime, datetime]:

@@ -91,8 +91,14 @@ _ACTIVE_TYPES = frozenset(
 )
 
 
+def is_active_type(content_type: str) -> bool:
+    """True for a Content-Type a browser runs as a page or script of the origin that serves
+    it (HTML, XHTML, SVG, XML, JavaScript); parameters such as ``charset`` are ignored."""
+    return content_type.split(";")[0].strip().lower() in _ACTIVE_TYPES
+
+
 def media_content_disposition(name: str) -> str | None:
     """``attachment`` for an upload a browser would run as a page or script (HTML, SVG, XML,
     JavaScript), so an uploaded file cannot script the storage's (or CDN's) origin; None
     for the rest, which browsers show inline. ``<img src>`` still shows an SVG."""
-    return "attachment" if content_type(name).split(";")[0] in _ACTIVE_TYPES else None
+    return "attachment" if is_active_type(content_type(name)) else None
