@@ -27,7 +27,15 @@ from django_prodkit.protected import (
     protected_file_response,
     protected_mode,
 )
-from tests.example import PASSWORD, browser, example_env, gunicorn, log_in, manage
+from tests.example import (
+    EXAMPLE_PROJECT,
+    PASSWORD,
+    browser,
+    example_env,
+    gunicorn,
+    log_in,
+    manage,
+)
 from tests.nginx import PORT, own_nginx
 from tests.storage.conftest import fetch
 
@@ -474,7 +482,7 @@ PHOTO = "photos/2026/01/tea garden 100% é?.png"
 def site(tmp_path):
     """The example project (protected downloads in nginx mode) under gunicorn, behind nginx
     with the internal location aliased to its MEDIA_ROOT; one photo, one user."""
-    repo = Path(__file__).resolve().parents[1]
+    repo = EXAMPLE_PROJECT.parent
     env = example_env(
         tmp_path,
         DJANGO_SETTINGS_MODULE="tests.settings_protected",
