@@ -5,7 +5,7 @@ default one unless given) in the way ``PRODKIT_PROTECTED_MODE`` says:
 
 - ``nginx``: an empty response with ``X-Accel-Redirect: PRODKIT_PROTECTED_URL + name``;
   nginx serves the file from an ``internal`` location (Range and conditional requests too).
-- ``xsendfile``: an empty response with ``X-Sendfile: <absolute path>`` (Apache
+- ``xsendfile``: an empty response with ``X-Sendfile: <absolute path>``, as UTF-8 bytes (Apache
   mod_xsendfile, lighttpd); the storage must have local paths (``storage.path()``).
 - ``sas``: a 302 to a SAS URL of the blob valid for ``PRODKIT_PROTECTED_SAS_SECONDS``, with
   the download's Content-Type and Content-Disposition signed into it (``rsct``, ``rscd``).
@@ -155,7 +155,9 @@ def protected_file_response(
     else:
         # mod_xsendfile unescapes the value (XSendFileUnescape, on by default), which lets
         # a name with '%' or non-ASCII characters through the Latin-1 header intact.
-        response["X-Sendfile"] = quote(_local_path(storage, blob), safe="/")
+        # The path as written, its UTF-8 bytes carried one per latin-1 character: Debian's
+        # mod_xsendfile (0.12) reads the header literally, only 1.0 unescapes %XX.
+        response["X-Sendfile"] = _local_path(storage, blob).encode().decode("latin-1")
     response["Content-Disposition"] = disposition
     response["Cache-Control"] = CACHE_CONTROL
     response["X-Content-Type-Options"] = "nosniff"

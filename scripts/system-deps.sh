@@ -16,6 +16,12 @@ command -v openssl >/dev/null || missing+=(openssl)
 # benchmark loads the servers with wrk.
 command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
 command -v wrk >/dev/null || missing+=(wrk)
+# The Apache deployment tests run their own Apache on a free port: mod_xsendfile for protected
+# files, and apache2-dev's apxs so pip can build mod_wsgi (the `test` extra) for the
+# virtualenv's Python (Debian's libapache2-mod-wsgi-py3 is built for Debian's Python).
+command -v apache2 >/dev/null || [[ -x /usr/sbin/apache2 ]] || missing+=(apache2)
+command -v apxs >/dev/null || [[ -x /usr/bin/apxs ]] || missing+=(apache2-dev)
+[[ -f /usr/lib/apache2/modules/mod_xsendfile.so ]] || missing+=(libapache2-mod-xsendfile)
 
 # Azurite (the Azure Storage emulator the storage probe tests run) is an npm package.
 command -v npm >/dev/null || missing+=(nodejs npm)

@@ -164,3 +164,44 @@ def png_bytes() -> bytes:
 def links(page: str, pattern: str) -> list[str]:
     """Return every match of ``pattern``'s group in ``page``, HTML entities decoded."""
     return [html.unescape(found) for found in re.findall(pattern, page)]
+
+
+# --- a site with a protected photo ---------------------------------------------------------
+
+# A private upload: its name has what breaks naive header handling (space, %, ?, é).
+PHOTO = "photos/2026/01/tea garden 100% é?.png"
+BODY = b"%PDF-1.7 protected bytes 0123456789"
+
+
+def protected_site_env(
+    tmp_path: Path, mode: str, photos: dict[str, str] | None = None, **overrides: str
+) -> dict[str, str]:
+    """Prepare the example with protected downloads in ``mode`` (``PRODKIT_PROTECTED_MODE``):
+    migrated, static files collected, the admin user (``PASSWORD``) and ``photos`` (title ->
+    media name, default one ``PHOTO``), each file holding ``BODY``. Return its environment."""
+    photos = photos or {"Tea": PHOTO}
+    env = example_env(
+        tmp_path,
+        DJANGO_SETTINGS_MODULE="tests.settings_protected",
+        PYTHONPATH=os.pathsep.join(
+            filter(None, [str(EXAMPLE_PROJECT.parent), os.environ.get("PYTHONPATH")])
+        ),
+        DJANGO_SUPERUSER_PASSWORD=PASSWORD,
+        PRODKIT_PROTECTED_MODE=mode,
+        **overrides,
+    )
+    media = Path(env["DJANGO_MEDIA_ROOT"])
+    for name in photos.values():
+        (media / name).parent.mkdir(parents=True, exist_ok=True)
+        (media / name).write_bytes(BODY)
+    manage(env, "migrate", "--noinput", "--verbosity", "0")
+    # The admin's login page links static files through the manifest.
+    manage(env, "collectstatic", "--noinput", "--verbosity", "0")
+    manage(
+        env, "createsuperuser", "--noinput", "--username", "admin", "--email", "admin@example.com"
+    )
+    creates = "; ".join(
+        f"Photo.objects.create(title={title!r}, image={name!r})" for title, name in photos.items()
+    )
+    manage(env, "shell", "-c", f"from gallery.models import Photo; {creates}")
+    return env

@@ -28,20 +28,18 @@ from django_prodkit.protected import (
     protected_mode,
 )
 from tests.example import (
-    EXAMPLE_PROJECT,
-    PASSWORD,
+    BODY,
+    PHOTO,
     browser,
-    example_env,
     gunicorn,
     log_in,
-    manage,
+    protected_site_env,
 )
 from tests.nginx import PORT, own_nginx
 from tests.storage.conftest import fetch
 
 pytestmark = pytest.mark.urls("tests.urls_protected")
 
-BODY = b"%PDF-1.7 protected bytes 0123456789"
 FRONT_END_MODES = ("nginx", "xsendfile")
 ALL_MODES = ("nginx", "xsendfile", "sas", "stream")
 
@@ -120,7 +118,7 @@ def test_xsendfile_mode_names_the_absolute_path(client, media, mode):
     mode("xsendfile")
     response = client.get("/files/docs/report.pdf")
     assert response.status_code == 200
-    assert response["X-Sendfile"] == quote(str(media / "docs" / "report.pdf"))
+    assert response["X-Sendfile"] == str(media / "docs" / "report.pdf")
     assert response["Content-Type"] == "application/pdf"
     assert response["Content-Disposition"] == 'attachment; filename="report.pdf"'
     assert response["Cache-Control"] == CACHE_CONTROL
@@ -237,7 +235,8 @@ def test_non_ascii_names_in_every_mode(client, media, mode, mode_name, name):
     if mode_name == "nginx":
         assert response["X-Accel-Redirect"] == "/_protected/" + quote(name)
     elif mode_name == "xsendfile":
-        assert response["X-Sendfile"] == quote(str(media / name))
+        # UTF-8 bytes as they are on disk (mod_xsendfile 0.12 does not unescape).
+        assert response["X-Sendfile"].encode("latin-1") == str(media / name).encode()
     else:
         assert drain(response) == BODY
 
@@ -475,36 +474,14 @@ NGINX_SITE = """
     }}
 """
 
-PHOTO = "photos/2026/01/tea garden 100% é?.png"
-
 
 @pytest.fixture
 def site(tmp_path):
     """The example project (protected downloads in nginx mode) under gunicorn, behind nginx
     with the internal location aliased to its MEDIA_ROOT; one photo, one user."""
-    repo = EXAMPLE_PROJECT.parent
-    env = example_env(
-        tmp_path,
-        DJANGO_SETTINGS_MODULE="tests.settings_protected",
-        PYTHONPATH=os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")])),
-        DJANGO_SUPERUSER_PASSWORD=PASSWORD,
-    )
+    env = protected_site_env(tmp_path, "nginx")
     media = Path(env["DJANGO_MEDIA_ROOT"])
-    (media / os.path.dirname(PHOTO)).mkdir(parents=True)
-    (media / PHOTO).write_bytes(BODY)
     (tmp_path / "secret.txt").write_text("not yours")
-    manage(env, "migrate", "--noinput", "--verbosity", "0")
-    # The admin's login page links static files through the manifest.
-    manage(env, "collectstatic", "--noinput", "--verbosity", "0")
-    manage(
-        env, "createsuperuser", "--noinput", "--username", "admin", "--email", "admin@example.com"
-    )
-    manage(
-        env,
-        "shell",
-        "-c",
-        f"from gallery.models import Photo; Photo.objects.create(title='Tea', image={PHOTO!r})",
-    )
     with gunicorn(env, tmp_path / "gunicorn.log") as app:
         config = NGINX_SITE.format(port=PORT, internal="/_protected/", media=media, app=app)
         with own_nginx(config, tmp_path / "nginx") as nginx:

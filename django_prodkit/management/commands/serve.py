@@ -8,7 +8,6 @@ so gunicorn's master does not load the project a second time to decide it.
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -16,16 +15,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from django_prodkit.env import Env
-from django_prodkit.server import worker_class
-from django_prodkit.settings.server import (
-    server_bind,
-    server_threads,
-    server_timeout,
-    server_workers,
-)
-
-CONFIG = "python:django_prodkit.gunicorn_conf"
+from django_prodkit.deploy import gunicorn
+from django_prodkit.deploy.context import DeployContext
 
 
 class Command(BaseCommand):
@@ -45,17 +36,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, print_only: bool, **options: Any) -> None:
-        env = Env()
-        worker, reason = worker_class(env)
-        command = ["gunicorn", "-c", CONFIG]
+        context = DeployContext.from_settings()
         if print_only:
-            threads = server_threads(env)
-            self.stdout.write(
-                f"# worker class {worker}: {reason}\n"
-                f"# {server_workers(env)} workers x {threads} thread(s), timeout "
-                f"{server_timeout(env)} s, listening on {server_bind(env)}\n"
-                f"PRODKIT_WORKER_CLASS={shlex.quote(worker)} {shlex.join(command)}"
-            )
+            for line in gunicorn.summary(context):
+                self.stdout.write(f"# {line}")
+            self.stdout.write(gunicorn.command_line(context))
             return
         # The gunicorn of this interpreter's environment first, then the one on PATH.
         beside = Path(sys.executable).with_name("gunicorn")
@@ -67,5 +52,7 @@ class Command(BaseCommand):
             )
         self.stdout.flush()
         os.execve(  # noqa: S606 - gunicorn, found above, with fixed arguments
-            executable, [executable, *command[1:]], {**os.environ, "PRODKIT_WORKER_CLASS": worker}
+            executable,
+            [executable, *gunicorn.command()[1:]],
+            {**os.environ, **gunicorn.environment(context)},
         )
