@@ -61,7 +61,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -80,7 +79,7 @@ sys.path.insert(0, str(ROOT))
 
 from django_prodkit.settings.server import cpu_cores, default_workers  # noqa: E402
 from tests.example import BIN, EXAMPLE_PROJECT, example_env, manage  # noqa: E402
-from tests.servers import free_port, own_http  # noqa: E402
+from tests.servers import free_port, own_http, process_group  # noqa: E402
 from tests.services import new_postgres_database  # noqa: E402
 
 HOST = "127.0.0.1"
@@ -244,25 +243,9 @@ def serve(config: Config, env: Mapping[str, str], log: Path) -> Iterator[Server]
     port = free_port()
     environment = {**env, **{k: v.format(port=port) for k, v in config.env.items()}}
     argv = [part.format(port=port) for part in config.argv]
-    with log.open("w") as out:
-        started = time.perf_counter()
-        process = subprocess.Popen(
-            argv,
-            cwd=EXAMPLE_PROJECT,
-            env=environment,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
+    started = time.perf_counter()
+    with process_group(argv, log=log, cwd=EXAMPLE_PROJECT, env=environment) as process:
         yield Server(config, port, process, log, started)
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 # --- /proc: workers, CPU time, memory.

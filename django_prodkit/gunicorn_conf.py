@@ -17,12 +17,14 @@ from typing import Any
 from django_prodkit.env import Env
 from django_prodkit.settings.proxies import trusted_proxies_from_env
 from django_prodkit.settings.server import (
-    DEFAULT_MAX_REQUESTS,
     Interface,
     choose_worker_class,
     entrypoint_for,
     is_asgi_worker,
     server_bind,
+    server_graceful_timeout,
+    server_keepalive,
+    server_max_requests,
     server_threads,
     server_timeout,
     server_workers,
@@ -79,12 +81,12 @@ threads = server_threads(env)
 
 # App Service's front end drops a request after 230 s; answer (or fail) before it does.
 timeout = server_timeout(env)
-graceful_timeout = env.int("PRODKIT_GRACEFUL_TIMEOUT", default=30, min=1)
-keepalive = env.int("PRODKIT_KEEPALIVE", default=5, min=0)
+graceful_timeout = server_graceful_timeout(env)
+keepalive = server_keepalive(env)
 
 # Recycle workers now and then so a slow leak never takes an instance down; the jitter keeps
 # them from restarting all at once.
-max_requests = env.int("PRODKIT_MAX_REQUESTS", default=DEFAULT_MAX_REQUESTS, min=0)
+max_requests = server_max_requests(env)
 max_requests_jitter = max(1, max_requests // 10) if max_requests else 0
 
 # The proxies whose X-Forwarded-For (and -Proto) the server believes: the same list

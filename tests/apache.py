@@ -17,17 +17,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.example import BIN
-from tests.servers import free_port, require_binary, wait_for_port
+from tests.servers import FrontEnd, free_port, process_group, require_binary, wait_until_listening
 
 PORT = "@PORT@"
 MODULES_DIR = Path("/usr/lib/apache2/modules")
@@ -149,58 +147,18 @@ def apache_test(site_config: str, directory: Path, port: int | None = None) -> s
     return report
 
 
-@dataclass
-class Apache:
-    """A running Apache of a test's own: its ``port`` and ``directory`` (config and logs)."""
-
-    port: int
-    directory: Path
-
-    @property
-    def error_log(self) -> Path:
-        return self.directory / "error.log"
-
-    @property
-    def access_log(self) -> Path:
-        return self.directory / "access.log"
-
-    def logs(self) -> str:
-        """Apache's error and access logs, for a failure message."""
-        return "".join(
-            f"--- apache {path.name} ---\n{path.read_text() if path.exists() else '(none)'}\n"
-            for path in (self.error_log, self.access_log)
-        )
-
-
 @contextmanager
 def own_apache(
     site_config: str, directory: Path, env: dict[str, str] | None = None
-) -> Iterator[Apache]:
+) -> Iterator[FrontEnd]:
     """Run Apache with ``site_config`` (``@PORT@`` replaced by a free port) until the block
     ends, with ``env`` as its environment (mod_wsgi's daemon processes inherit it); files go
     under ``directory``. A config Apache refuses fails with its report."""
     port = free_port()
     site_config = site_config.replace(PORT, str(port))
     apache_test(site_config, directory, port)
-    process = subprocess.Popen(
-        _argv(directory / "apache.conf", "-DFOREGROUND"),
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    server = Apache(port, directory)
-    try:
-        try:
-            wait_for_port(port, timeout=30)
-        except TimeoutError:
-            raise TimeoutError(f"Apache never listened on {port}:\n{server.logs()}") from None
+    server = FrontEnd("apache", port, directory)
+    # SIGTERM: Apache stops at once, its children and mod_wsgi's daemons with it.
+    with process_group(_argv(directory / "apache.conf", "-DFOREGROUND"), env=env):
+        wait_until_listening(port, "Apache", server.logs, timeout=30)
         yield server
-    finally:
-        # SIGTERM: Apache stops at once, its children and mod_wsgi's daemons with it.
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()

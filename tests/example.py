@@ -8,7 +8,6 @@ import io
 import os
 import re
 import secrets
-import signal
 import subprocess
 import sys
 import urllib.parse
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from tests.servers import free_port, wait_for_port
+from tests.servers import free_port, process_group, wait_until_listening
 
 EXAMPLE_PROJECT = Path(__file__).resolve().parents[1] / "example_project"
 BIN = Path(sys.executable).parent
@@ -86,35 +85,17 @@ def gunicorn(env: dict[str, str], log: Path, application: str | None = None) -> 
     # whitenoise warns about a missing STATIC_ROOT; collectstatic is not what is tested here.
     Path(env["DJANGO_STATIC_ROOT"]).mkdir(parents=True, exist_ok=True)
     port = free_port()
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [
-                str(BIN / "gunicorn"),
-                "-c",
-                "python:django_prodkit.gunicorn_conf",
-                "--bind",
-                f"127.0.0.1:{port}",
-                *([application] if application else []),
-            ],
-            cwd=EXAMPLE_PROJECT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        try:
-            wait_for_port(port, timeout=60)
-        except TimeoutError:
-            raise TimeoutError(f"gunicorn never listened:\n{log.read_text()}") from None
+    argv = [
+        str(BIN / "gunicorn"),
+        "-c",
+        "python:django_prodkit.gunicorn_conf",
+        "--bind",
+        f"127.0.0.1:{port}",
+        *([application] if application else []),
+    ]
+    with process_group(argv, log=log, stop_timeout=20, cwd=EXAMPLE_PROJECT, env=env):
+        wait_until_listening(port, "gunicorn", log.read_text, timeout=60)
         yield port
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 # --- a visitor of the example --------------------------------------------------------------

@@ -10,14 +10,12 @@ the Debian package's own configuration and service are never touched.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-from tests.servers import free_port, require_binary, wait_for_port
+from tests.servers import FrontEnd, free_port, process_group, require_binary, wait_until_listening
 
 PORT = "@PORT@"
 
@@ -91,55 +89,15 @@ def nginx_test(http_config: str, directory: Path) -> str:
     return report
 
 
-@dataclass
-class Nginx:
-    """A running nginx of a test's own: its ``port`` and ``directory`` (config and logs)."""
-
-    port: int
-    directory: Path
-
-    @property
-    def error_log(self) -> Path:
-        return self.directory / "error.log"
-
-    @property
-    def access_log(self) -> Path:
-        return self.directory / "access.log"
-
-    def logs(self) -> str:
-        """nginx's error and access logs, for a failure message."""
-        return "".join(
-            f"--- nginx {path.name} ---\n{path.read_text() if path.exists() else '(none)'}\n"
-            for path in (self.error_log, self.access_log)
-        )
-
-
 @contextmanager
-def own_nginx(http_config: str, directory: Path) -> Iterator[Nginx]:
+def own_nginx(http_config: str, directory: Path) -> Iterator[FrontEnd]:
     """Run nginx with ``http_config`` (``@PORT@`` replaced by a free port) until the block
     ends; files go under ``directory``. A config nginx refuses fails with its report."""
     port = free_port()
     http_config = http_config.replace(PORT, str(port))
     nginx_test(http_config, directory)
-    conf = directory / "nginx.conf"
-    process = subprocess.Popen(
-        _argv(conf),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    server = Nginx(port, directory)
-    try:
-        try:
-            wait_for_port(port, timeout=30)
-        except TimeoutError:
-            raise TimeoutError(f"nginx never listened on {port}:\n{server.logs()}") from None
+    server = FrontEnd("nginx", port, directory)
+    # SIGTERM: nginx's fast shutdown; its workers go with the master.
+    with process_group(_argv(directory / "nginx.conf")):
+        wait_until_listening(port, "nginx", server.logs, timeout=30)
         yield server
-    finally:
-        # SIGTERM: nginx's fast shutdown; its workers go with the master.
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()

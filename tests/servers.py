@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.server
 import os
 import shutil
+import signal
 import socket
 import socketserver
 import ssl
@@ -16,10 +17,11 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,6 +60,61 @@ def require_binary(name: str, package: str) -> str:
         )
         (pytest.fail if os.environ.get("CI") else pytest.skip)(message)
     return path
+
+
+@contextmanager
+def process_group(
+    argv: list[str], *, log: Path | None = None, stop_timeout: float = 30, **popen: Any
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``argv`` in a process group of its own, output to ``log`` (else discarded), until
+    the block ends; then stop the whole group (a master and its workers): SIGTERM, and
+    SIGKILL after ``stop_timeout`` seconds."""
+    with open(log or os.devnull, "w") as out:
+        process = subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **popen
+        )
+    try:
+        yield process
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=stop_timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def wait_until_listening(port: int, what: str, logs: Callable[[], str], timeout: float) -> None:
+    """``wait_for_port``, failing with ``what`` never listened and its ``logs()``."""
+    try:
+        wait_for_port(port, timeout=timeout)
+    except TimeoutError:
+        raise TimeoutError(f"{what} never listened on {port}:\n{logs()}") from None
+
+
+@dataclass
+class FrontEnd:
+    """A running web server of a test's own (nginx, Apache): its ``port`` and ``directory``
+    (config and logs)."""
+
+    name: str
+    port: int
+    directory: Path
+
+    @property
+    def error_log(self) -> Path:
+        return self.directory / "error.log"
+
+    @property
+    def access_log(self) -> Path:
+        return self.directory / "access.log"
+
+    def logs(self) -> str:
+        """The error and access logs, for a failure message."""
+        return "".join(
+            f"--- {self.name} {path.name} ---\n{path.read_text() if path.exists() else '(none)'}\n"
+            for path in (self.error_log, self.access_log)
+        )
 
 
 @dataclass

@@ -40,8 +40,8 @@ from tests.example import (
     open_page,
     png_bytes,
 )
-from tests.nginx import PORT, Nginx, own_nginx
-from tests.servers import free_port, own_azurite
+from tests.nginx import PORT, own_nginx
+from tests.servers import FrontEnd, free_port, own_azurite
 from tests.storage.conftest import fetch
 
 pytestmark = pytest.mark.slow
@@ -102,7 +102,7 @@ class Site:
     ports: dict[str, int]
     pid_files: dict[str, Path]
     logs: dict[str, Path]
-    nginx: Nginx
+    nginx: FrontEnd
     storage: BlobServiceClient
     media_container: str
 

@@ -26,10 +26,12 @@ from django_prodkit.protected import protected_mode, protected_url
 from django_prodkit.redact import is_secret_name
 from django_prodkit.server import worker_class
 from django_prodkit.settings.server import (
-    DEFAULT_MAX_REQUESTS,
     entrypoint_for,
     is_asgi_worker,
     server_bind,
+    server_graceful_timeout,
+    server_keepalive,
+    server_max_requests,
     server_threads,
     server_timeout,
     server_workers,
@@ -73,6 +75,7 @@ class DeployContext:
     threads: int
     timeout: int
     graceful_timeout: int
+    keepalive: int
     max_requests: int
     # The site.
     server_names: tuple[str, ...]
@@ -117,8 +120,9 @@ class DeployContext:
             workers=server_workers(env),
             threads=server_threads(env),
             timeout=server_timeout(env),
-            graceful_timeout=env.int("PRODKIT_GRACEFUL_TIMEOUT", default=30, min=1),
-            max_requests=env.int("PRODKIT_MAX_REQUESTS", default=DEFAULT_MAX_REQUESTS, min=0),
+            graceful_timeout=server_graceful_timeout(env),
+            keepalive=server_keepalive(env),
+            max_requests=server_max_requests(env),
             server_names=tuple(
                 host for host in settings.ALLOWED_HOSTS if host and host not in {"*", "."}
             ),

@@ -24,10 +24,6 @@ NGINX_ADDRESS = "127.0.0.1"
 # Static names with the content's hash, as Django's manifest storage (and whitenoise's) write
 # them: "app.3f2a8c9d1b4e.css". Only the last path segment counts.
 HASHED_NAME = r"\.[0-9a-f]{12}\.[^/]*$"
-# prodkit's gunicorn config keeps an idle connection PRODKIT_KEEPALIVE seconds by default;
-# nginx closes its side a second earlier.
-SERVER_KEEPALIVE = 5
-KEEPALIVE_TIMEOUT = SERVER_KEEPALIVE - 1
 # How much longer nginx waits for an answer than the app server may take to give one.
 PROXY_TIMEOUT_MARGIN = 10
 # gunicorn's sync worker closes every connection after its response.
@@ -57,11 +53,11 @@ def _values(context: DeployContext) -> dict[str, object]:
         "server_name": " ".join(context.server_names) or "_",
         "body_size": _size(context.max_body_bytes),
         "proxy_timeout": context.timeout + PROXY_TIMEOUT_MARGIN,
-        "keepalive": 0
-        if context.worker_class in _NO_KEEPALIVE_WORKERS
+        "idle_connections": 0
+        if context.worker_class in _NO_KEEPALIVE_WORKERS or not context.keepalive
         else context.workers * context.threads,
-        "server_keepalive": SERVER_KEEPALIVE,
-        "keepalive_timeout": KEEPALIVE_TIMEOUT,
+        # gunicorn closes an idle connection after PRODKIT_KEEPALIVE s: nginx a second earlier.
+        "keepalive_timeout": max(context.keepalive - 1, 1),
         "trust_note": _comment(_trust_note(context)),
         "protected_note": _comment(_protected_note(context), indent="#   - ", then="#     "),
         "static_location": _string(context.static_url, "STATIC_URL") if static else None,

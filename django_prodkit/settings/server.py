@@ -35,6 +35,8 @@ DEFAULT_THREADS = 2
 # Worker recycling: a new worker costs a Django start-up (~0.5 s of CPU), so recycling every
 # 1,000 requests cost a third of a busy worker's throughput; 10,000 costs a few per cent.
 DEFAULT_MAX_REQUESTS = 10_000
+DEFAULT_GRACEFUL_TIMEOUT = 30
+DEFAULT_KEEPALIVE = 5
 # gunicorn workers that run an ASGI application; every other class runs WSGI.
 _ASGI_WORKER_PREFIXES = ("uvicorn_worker.", "uvicorn.workers.", "gunicorn.workers.gasgi.")
 
@@ -148,6 +150,24 @@ def server_threads(env: Env | None = None) -> int:
     other runs); four added nothing.
     """
     return (env or Env()).int("PRODKIT_THREADS", default=DEFAULT_THREADS, min=1)
+
+
+def server_graceful_timeout(env: Env | None = None) -> int:
+    """Return the seconds a stopping worker may finish its requests in:
+    ``PRODKIT_GRACEFUL_TIMEOUT``, or 30."""
+    return (env or Env()).int("PRODKIT_GRACEFUL_TIMEOUT", default=DEFAULT_GRACEFUL_TIMEOUT, min=1)
+
+
+def server_keepalive(env: Env | None = None) -> int:
+    """Return the seconds an idle kept-alive connection stays open: ``PRODKIT_KEEPALIVE``, or
+    5 (0: none)."""
+    return (env or Env()).int("PRODKIT_KEEPALIVE", default=DEFAULT_KEEPALIVE, min=0)
+
+
+def server_max_requests(env: Env | None = None) -> int:
+    """Return the requests after which a worker is replaced: ``PRODKIT_MAX_REQUESTS``, or
+    10,000 (0: never)."""
+    return (env or Env()).int("PRODKIT_MAX_REQUESTS", default=DEFAULT_MAX_REQUESTS, min=0)
 
 
 def server_timeout(env: Env | None = None) -> int:

@@ -35,7 +35,6 @@ from tests.example import (
     protected_site_env,
 )
 
-PLANTED = "planted-SECRET-5d2a"
 BLOB_STATIC = "https://account.blob.core.windows.net/static/"
 BLOB_MEDIA = "https://account.blob.core.windows.net/media/"
 
@@ -157,14 +156,12 @@ def test_a_path_apache_cannot_take_is_refused(context, tmp_path):
         render("apache", replace(context, project_dir=tmp_path / "my site"))
 
 
-def test_no_secret_reaches_the_files(settings, monkeypatch, tmp_path):
-    monkeypatch.setenv("DATABASE_URL", f"postgres://app:{PLANTED}@db.example.com/app")
-    monkeypatch.setenv("DJANGO_SECRET_KEY", f"{PLANTED}-key")
+def test_no_secret_reaches_the_files(settings, planted, tmp_path):
     settings.STATIC_ROOT = tmp_path / "static"
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.PRODKIT_TRUSTED_PROXIES = ["127.0.0.1"]
     for name, text in render("apache", DeployContext.from_settings()).items():
-        assert PLANTED not in text, name
+        assert planted not in text, name
 
 
 @pytest.mark.parametrize(

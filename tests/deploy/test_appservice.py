@@ -18,8 +18,8 @@ from django.core.management import call_command
 from django_prodkit.deploy import gunicorn, render
 from django_prodkit.deploy.appservice import PLACEHOLDER, key_vault_reference, secret_name
 from django_prodkit.deploy.context import DeployContext, Variable
+from tests.deploy import PLANTED
 
-PLANTED = "planted-SECRET-91ab"
 # What the variables of a configured project look like where deployconfig runs.
 ENVIRONMENT = {
     "DATABASE_URL": f"postgres://app:{PLANTED}@db.example.com/app",

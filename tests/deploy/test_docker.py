@@ -22,11 +22,11 @@ from django_prodkit.deploy import gunicorn, render
 from django_prodkit.deploy.context import DeployContext
 from django_prodkit.deploy.docker import APP_UID, BUILD_SECRET_KEY, healthcheck_command
 from django_prodkit.health import LIVENESS_PATH
+from tests.deploy import PLANTED
 from tests.example import BIN, EXAMPLE_PROJECT, example_env
 from tests.example import gunicorn as example_gunicorn
 from tests.nginx import nginx_test
 
-PLANTED = "planted-SECRET-d0c4"
 COMPILERS = ("build-essential", "gcc", "g++", "clang")
 
 
@@ -73,7 +73,7 @@ def environment(stage: Stage) -> dict[str, str]:
 
 
 @pytest.fixture
-def context(settings, monkeypatch, tmp_path) -> DeployContext:
+def context(settings, planted, tmp_path) -> DeployContext:
     """The example's settings with static files and uploads in the project, and secrets
     planted in the environment they are read from."""
     project = tmp_path / "project"
@@ -81,9 +81,6 @@ def context(settings, monkeypatch, tmp_path) -> DeployContext:
     settings.STATIC_ROOT = project / "staticfiles"
     settings.MEDIA_ROOT = project / "media"
     settings.ALLOWED_HOSTS = ["www.example.com"]
-    monkeypatch.setenv("DATABASE_URL", f"postgres://app:{PLANTED}@db.example.com/app")
-    monkeypatch.setenv("DJANGO_SECRET_KEY", f"{PLANTED}-key-{'x' * 40}")
-    monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_KEY", PLANTED)
     return DeployContext.from_settings()
 
 

@@ -21,22 +21,19 @@ from django_prodkit.deploy.docker import APP_UID
 from django_prodkit.deploy.kubernetes import cpu_limit
 from django_prodkit.health import LIVENESS_PATH, READINESS_PATH
 from django_prodkit.settings.server import cpu_cores
+from tests.deploy import PLANTED
 from tests.example import example_env, manage
 from tests.example import gunicorn as example_gunicorn
 
-PLANTED = "planted-SECRET-8a5b"
-
 
 @pytest.fixture
-def context(settings, monkeypatch, tmp_path) -> DeployContext:
+def context(settings, monkeypatch, planted, tmp_path) -> DeployContext:
     """The example's settings, uploads in the project, secrets planted in the environment."""
     project = tmp_path / "project"
     settings.BASE_DIR = project
     settings.STATIC_ROOT = project / "staticfiles"
     settings.MEDIA_ROOT = project / "media"
     settings.ALLOWED_HOSTS = ["www.example.com"]
-    monkeypatch.setenv("DATABASE_URL", f"postgres://app:{PLANTED}@db.example.com/app")
-    monkeypatch.setenv("DJANGO_SECRET_KEY", f"{PLANTED}-key-{'x' * 40}")
     monkeypatch.setenv("PRODKIT_LOG_FORMAT", "json")
     monkeypatch.setenv("WEB_CONCURRENCY", "5")
     return DeployContext.from_settings()

@@ -35,7 +35,6 @@ from tests.example import (
 )
 from tests.nginx import PORT, nginx_test, own_nginx
 
-PLANTED = "planted-SECRET-7c1e"
 BLOB_STATIC = "https://account.blob.core.windows.net/static/"
 BLOB_MEDIA = "https://account.blob.core.windows.net/media/"
 
@@ -151,6 +150,14 @@ def test_a_sync_worker_gets_no_kept_alive_connections(context):
     assert not any(line.startswith("keepalive") for line in lines)
 
 
+def test_nginx_lets_idle_connections_go_before_the_app_server(context):
+    # PRODKIT_KEEPALIVE: gunicorn's idle timeout; nginx's is a second shorter.
+    assert "keepalive_timeout 4s;" in directives(site_file(context))
+    assert "keepalive_timeout 14s;" in directives(site_file(replace(context, keepalive=15)))
+    lines = directives(site_file(replace(context, keepalive=0)))
+    assert not any(line.startswith("keepalive") for line in lines)
+
+
 @pytest.mark.parametrize(
     ("name", "hashed"),
     [
@@ -170,15 +177,12 @@ def test_a_path_nginx_cannot_take_is_refused(context):
         site_file(replace(context, static_root=Path("/srv/$site/static")))
 
 
-def test_no_secret_reaches_the_file(settings, monkeypatch, tmp_path):
-    monkeypatch.setenv("DATABASE_URL", f"postgres://u:{PLANTED}@db.example.com/db")
-    monkeypatch.setenv("DJANGO_SECRET_KEY", f"{PLANTED}-key")
-    monkeypatch.setenv("PRODKIT_HEALTH_TOKEN", f"{PLANTED}-token")
+def test_no_secret_reaches_the_file(settings, planted, tmp_path):
     settings.STATIC_ROOT = tmp_path / "static"
     out = StringIO()
     call_command("deployconfig", "nginx", stdout=out)
     assert "upstream" in out.getvalue()
-    assert PLANTED not in out.getvalue()
+    assert planted not in out.getvalue()
 
 
 # --- nginx -t.

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,9 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django_prodkit.deploy import render
 from django_prodkit.deploy.context import DeployContext
 from tests.example import BIN, EXAMPLE_PROJECT, example_env, manage
-from tests.servers import free_port, wait_for_port
-
-PLANTED = "planted-SECRET-91b3"
+from tests.servers import free_port, process_group, wait_until_listening
 
 
 @pytest.fixture
@@ -76,11 +72,9 @@ def test_a_relative_path_is_refused(context):
         render("uwsgi", replace(context, project_dir=Path("site")))
 
 
-def test_no_secret_reaches_the_file(settings, monkeypatch, tmp_path):
-    monkeypatch.setenv("DATABASE_URL", f"postgres://app:{PLANTED}@db.example.com/app")
-    monkeypatch.setenv("DJANGO_SECRET_KEY", f"{PLANTED}-key")
+def test_no_secret_reaches_the_file(settings, planted, tmp_path):
     settings.STATIC_ROOT = tmp_path / "static"
-    assert PLANTED not in render("uwsgi", DeployContext.from_settings())["uwsgi.ini"]
+    assert planted not in render("uwsgi", DeployContext.from_settings())["uwsgi.ini"]
 
 
 @pytest.mark.slow
@@ -100,20 +94,9 @@ def test_uwsgi_serves_the_example_from_the_ini(tmp_path):
         ini.read_text().replace(f"http-socket = :{port}", f"http-socket = 127.0.0.1:{port}")
     )
     log = tmp_path / "uwsgi.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [str(uwsgi), "--ini", str(ini)],
-            cwd=EXAMPLE_PROJECT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        try:
-            wait_for_port(port, timeout=60)
-        except TimeoutError:
-            raise TimeoutError(f"uWSGI never listened:\n{log.read_text()}") from None
+    # die-on-term: SIGTERM stops the master and its workers.
+    with process_group([str(uwsgi), "--ini", str(ini)], log=log, cwd=EXAMPLE_PROJECT, env=env):
+        wait_until_listening(port, "uWSGI", log.read_text, timeout=60)
         base = f"http://127.0.0.1:{port}"
         page = requests.get(f"{base}/", timeout=30)
         assert page.status_code == 200, log.read_text()
@@ -135,11 +118,3 @@ def test_uwsgi_serves_the_example_from_the_ini(tmp_path):
         assert requests.get(f"{base}/static/late.txt", timeout=10).text == (
             "added after the app started"
         )
-    finally:
-        # die-on-term: SIGTERM stops the master and its workers.
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
