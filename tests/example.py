@@ -135,6 +135,23 @@ def log_in(opener: urllib.request.OpenerDirector, base: str) -> tuple[str, int, 
     return open_page(opener, f"{base}/admin/login/?next=/admin/", form)
 
 
+def signed_in(base: str) -> dict[str, str]:
+    """The cookies of the example's admin, signed in through ``base``."""
+    opener, jar = browser()
+    log_in(opener, base)
+    return {cookie.name: cookie.value for cookie in jar}
+
+
+def prepare(env: dict[str, str]) -> None:
+    """Migrate the example, collect its static files (the admin's login page links them
+    through the manifest) and create its admin user (``PASSWORD``)."""
+    manage(env, "migrate", "--noinput", "--verbosity", "0")
+    manage(env, "collectstatic", "--noinput", "--verbosity", "0")
+    manage(
+        env, "createsuperuser", "--noinput", "--username", "admin", "--email", "admin@example.com"
+    )
+
+
 def png_bytes() -> bytes:
     """Return a small PNG image, an upload the gallery's form accepts."""
     buffer = io.BytesIO()
@@ -175,12 +192,7 @@ def protected_site_env(
     for name in photos.values():
         (media / name).parent.mkdir(parents=True, exist_ok=True)
         (media / name).write_bytes(BODY)
-    manage(env, "migrate", "--noinput", "--verbosity", "0")
-    # The admin's login page links static files through the manifest.
-    manage(env, "collectstatic", "--noinput", "--verbosity", "0")
-    manage(
-        env, "createsuperuser", "--noinput", "--username", "admin", "--email", "admin@example.com"
-    )
+    prepare(env)
     creates = "; ".join(
         f"Photo.objects.create(title={title!r}, image={name!r})" for title, name in photos.items()
     )

@@ -7,6 +7,8 @@ import io
 import json
 import logging
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 from asgiref.sync import iscoroutinefunction
@@ -29,20 +31,30 @@ def urls(settings):
     settings.MIDDLEWARE = [MIDDLEWARE]
 
 
-@pytest.fixture
-def view_log():
-    """Collect the JSON lines the test views log, through prodkit's filter and formatter."""
+@contextmanager
+def json_log(name: str) -> Iterator[Callable[[], list[dict]]]:
+    """Collect what logger ``name`` writes at INFO and above, through prodkit's request-id
+    filter and JSON formatter; yield a function returning the lines, parsed."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
     handler.addFilter(RequestIdFilter())
-    logger = logging.getLogger("tests.urls_middleware")
+    logger = logging.getLogger(name)
     logger.addHandler(handler)
     old_level = logger.level
     logger.setLevel(logging.INFO)
-    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
-    logger.removeHandler(handler)
-    logger.setLevel(old_level)
+    try:
+        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+
+
+@pytest.fixture
+def view_log():
+    """The JSON lines the test views log."""
+    with json_log("tests.urls_middleware") as lines:
+        yield lines
 
 
 def get_sync(path, headers):
@@ -234,18 +246,9 @@ def test_asgi_runs_the_middleware_without_a_thread_hop(settings, caplog, middlew
 
 @pytest.fixture
 def access_log():
-    """Collect the JSON lines of ``django_prodkit.access``."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    handler.addFilter(RequestIdFilter())
-    logger = logging.getLogger("django_prodkit.access")
-    logger.addHandler(handler)
-    old_level = logger.level
-    logger.setLevel(logging.INFO)
-    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
-    logger.removeHandler(handler)
-    logger.setLevel(old_level)
+    """The JSON lines of ``django_prodkit.access``."""
+    with json_log("django_prodkit.access") as lines:
+        yield lines
 
 
 @pytest.mark.parametrize(("get", "path"), CLIENTS)

@@ -36,9 +36,9 @@ from tests.example import (
     gunicorn,
     links,
     log_in,
-    manage,
     open_page,
     png_bytes,
+    prepare,
 )
 from tests.nginx import PORT, own_nginx
 from tests.servers import FrontEnd, free_port, own_azurite
@@ -145,17 +145,7 @@ def site(tmp_path, postgres_database, redis_url, cache_prefix) -> Iterator[Site]
             WEB_CONCURRENCY="2",
             DJANGO_SUPERUSER_PASSWORD=PASSWORD,
         )
-        manage(shared, "migrate", "--noinput", "--verbosity", "0")
-        manage(shared, "collectstatic", "--noinput", "--verbosity", "0")
-        manage(
-            shared,
-            "createsuperuser",
-            "--noinput",
-            "--username",
-            "admin",
-            "--email",
-            "admin@example.com",
-        )
+        prepare(shared)
 
         ports, pid_files, logs = {}, {}, {}
         for name in ("a", "b"):

@@ -15,7 +15,15 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from tests.example import PASSWORD, browser, example_env, gunicorn, log_in, manage, open_page
+from tests.example import (
+    PASSWORD,
+    browser,
+    example_env,
+    gunicorn,
+    log_in,
+    open_page,
+    prepare,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -34,17 +42,7 @@ def project_env(tmp_path, redis_url, cache_prefix) -> dict[str, str]:
 @pytest.fixture
 def two_instances(project_env, tmp_path) -> Iterator[tuple[str, str]]:
     """Base URLs of two running servers of the example project (same key, same Redis)."""
-    manage(project_env, "migrate", "--noinput")
-    manage(project_env, "collectstatic", "--noinput", "--verbosity", "0")
-    manage(
-        project_env,
-        "createsuperuser",
-        "--noinput",
-        "--username",
-        "admin",
-        "--email",
-        "admin@example.com",
-    )
+    prepare(project_env)
     with (
         gunicorn(project_env, tmp_path / "a.log") as a,
         gunicorn(project_env, tmp_path / "b.log") as b,

@@ -28,11 +28,10 @@ from tests.example import (
     BODY,
     EXAMPLE_PROJECT,
     PHOTO,
-    browser,
     gunicorn,
-    log_in,
     manage,
     protected_site_env,
+    signed_in,
 )
 
 BLOB_STATIC = "https://account.blob.core.windows.net/static/"
@@ -256,13 +255,6 @@ def test_example_under_mod_wsgi(site):
     # Apache, not Django: a file whitenoise never indexed is there all the same.
     (site["static_root"] / "late.txt").write_text("added after the app started")
     assert requests.get(f"{base}/static/late.txt", timeout=10).status_code == 200
-
-
-def signed_in(base: str) -> dict[str, str]:
-    """The cookies of the example's admin, signed in through ``base``."""
-    opener, jar = browser()
-    log_in(opener, base)
-    return {cookie.name: cookie.value for cookie in jar}
 
 
 @pytest.mark.slow

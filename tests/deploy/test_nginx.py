@@ -27,11 +27,10 @@ from django_prodkit.protected import CACHE_CONTROL
 from tests.example import (
     BODY,
     PHOTO,
-    browser,
     gunicorn,
-    log_in,
     manage,
     protected_site_env,
+    signed_in,
 )
 from tests.nginx import PORT, nginx_test, own_nginx
 
@@ -290,9 +289,7 @@ def test_protected_file_through_the_generated_file(site):
     assert anonymous.status_code == 403, logs()
     assert BODY not in anonymous.content
 
-    opener, jar = browser()
-    log_in(opener, base)
-    cookies = {cookie.name: cookie.value for cookie in jar}
+    cookies = signed_in(base)
     allowed = requests.get(f"{base}/photos/1/download/", cookies=cookies, timeout=10)
     assert allowed.status_code == 200, logs()
     assert allowed.content == BODY

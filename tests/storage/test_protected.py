@@ -27,14 +27,7 @@ from django_prodkit.protected import (
     protected_file_response,
     protected_mode,
 )
-from tests.example import (
-    BODY,
-    PHOTO,
-    browser,
-    gunicorn,
-    log_in,
-    protected_site_env,
-)
+from tests.example import BODY, PHOTO, gunicorn, protected_site_env, signed_in
 from tests.nginx import PORT, own_nginx
 from tests.storage.conftest import fetch
 
@@ -499,9 +492,7 @@ def test_nginx_serves_a_protected_file_only_after_the_view_allows_it(site):
     assert BODY not in anonymous.content
 
     # Signed in: the view allows, nginx serves the bytes from disk under the view's headers.
-    opener, jar = browser()
-    log_in(opener, base)
-    cookies = {cookie.name: cookie.value for cookie in jar}
+    cookies = signed_in(base)
     allowed = requests.get(f"{base}/photos/1/download/", cookies=cookies, timeout=10)
     assert allowed.status_code == 200, logs()
     assert allowed.content == BODY
