@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -90,6 +90,25 @@ def wait_until_listening(port: int, what: str, logs: Callable[[], str], timeout:
         wait_for_port(port, timeout=timeout)
     except TimeoutError:
         raise TimeoutError(f"{what} never listened on {port}:\n{logs()}") from None
+
+
+S = TypeVar("S", bound=socketserver.BaseServer)
+
+
+@contextmanager
+def serving(server: S, poll_interval: float = 0.5) -> Iterator[S]:
+    """Run ``server`` (a ``socketserver`` server of a test's own) on a daemon thread until the
+    block ends; then shut it down and close its socket."""
+    thread = threading.Thread(
+        target=server.serve_forever, args=(poll_interval,), name=type(server).__name__, daemon=True
+    )
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 @dataclass
@@ -322,14 +341,8 @@ def own_smtp(certificate: tuple[Path, Path] | None = None) -> Iterator[SMTPServe
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(*certificate)
     server = SMTPServer(context)
-    thread = threading.Thread(target=server.serve_forever, name="smtp", daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def self_signed_certificate(
@@ -392,14 +405,8 @@ def own_http(status: int = 404, headers: dict[str, str] | None = None) -> Iterat
     """An HTTP server on a free port answering ``status`` to everything (a telemetry
     collector stand-in)."""
     server = HTTPServer(status, headers or {})
-    thread = threading.Thread(target=server.serve_forever, name="http", daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @contextmanager

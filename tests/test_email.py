@@ -6,7 +6,6 @@ import base64
 import re
 import socket
 import socketserver
-import threading
 import time
 from urllib.parse import quote
 
@@ -25,6 +24,7 @@ from django_prodkit.settings.email import (
     SCHEMES,
     SMTP_BACKEND,
 )
+from tests.servers import serving
 
 PLANTED = "Pl4nted-s3cret"
 
@@ -503,13 +503,8 @@ class SMTPServer(socketserver.ThreadingTCPServer):
 
 @pytest.fixture(params=[["PLAIN"], ["LOGIN"]], ids=["auth-plain", "auth-login"])
 def smtp_server(request):
-    server = SMTPServer(request.param)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving(SMTPServer(request.param), poll_interval=0.05) as server:
+        yield server
 
 
 def use(settings, config):

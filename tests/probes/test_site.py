@@ -14,7 +14,6 @@ import ipaddress
 import re
 import socket
 import ssl
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ from django_prodkit.checks.registry import REGISTRY
 from django_prodkit.probes import site
 from django_prodkit.probes.site import Failure, Response, probe_site
 from tests.example import EXAMPLE_PROJECT, example_env, gunicorn, manage
-from tests.servers import free_port
+from tests.servers import free_port, serving
 
 TOKEN = "health-token-7f3c9a1e5b"
 COOKIE_VALUE = "cookie-value-0d9e8f7a6b"
@@ -266,14 +265,8 @@ def local_site(routes, context=None) -> Iterator[int]:
     server.routes = routes
     if context is not None:
         server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 CSS = b"body { margin: 0; padding: 0; color: #222; }\n" * 100

@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -35,6 +34,7 @@ from tests.servers import (
     own_azurite,
     require_binary,
     self_signed_certificate,
+    serving,
 )
 
 # The settings azure_storages() returns besides STORAGES; a test applies them all.
@@ -170,14 +170,8 @@ class CDN(http.server.ThreadingHTTPServer):
 def own_cdn(origin: str) -> Iterator[CDN]:
     """A CDN stand-in forwarding every GET to ``origin`` + path."""
     server = CDN(origin)
-    thread = threading.Thread(target=server.serve_forever, name="cdn", daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture(scope="session")
@@ -283,18 +277,12 @@ class IdentityEndpoint(http.server.ThreadingHTTPServer):
 def identity_endpoint(monkeypatch) -> Iterator[IdentityEndpoint]:
     """App Service's managed identity, as the platform announces it to the app."""
     server = IdentityEndpoint()
-    thread = threading.Thread(target=server.serve_forever, name="identity", daemon=True)
-    thread.start()
     for name in ("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_TENANT_ID", "MSI_ENDPOINT"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("IDENTITY_ENDPOINT", server.url)
     monkeypatch.setenv("IDENTITY_HEADER", server.secret)
-    try:
+    with serving(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 # --- Azurite over HTTPS with OAuth: bearer tokens and user-delegation keys need both.

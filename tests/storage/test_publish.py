@@ -39,7 +39,7 @@ from django_prodkit.management.commands.publishstatic import _ProgressBar
 from django_prodkit.storage.headers import IMMUTABLE, SHORT_STATIC
 from django_prodkit.storage.publish import StaticPublisher, collect_locally
 from tests.example import EXAMPLE_PROJECT, example_env, manage
-from tests.servers import AZURITE_ACCOUNT, AZURITE_KEY, azurite_connection_string
+from tests.servers import AZURITE_ACCOUNT, AZURITE_KEY, azurite_connection_string, serving
 
 SUMMARY = re.compile(
     r"^publishstatic: (?P<uploaded>\d+) uploaded, (?P<skipped>\d+) skipped, "
@@ -197,14 +197,8 @@ class Relay(http.server.ThreadingHTTPServer):
 @contextmanager
 def own_relay(upstream: int) -> Iterator[Relay]:
     server = Relay(upstream)
-    thread = threading.Thread(target=server.serve_forever, name="relay", daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def azurite_port(connection_string: str) -> int:
