@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import time
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
@@ -295,11 +296,12 @@ def test_client_address_from_a_trusted_proxy(site):
     assert health.status_code == 200, site["logs"]()
     assert health.json()["client"] == CLIENT
     # Apache's own log has the client too (%a), beside the connection's address (%{c}a).
-    assert re.search(
-        rf'^{re.escape(CLIENT)} 127\.0\.0\.1 "GET /healthz ',
-        site["apache"].access_log.read_text(),
-        re.MULTILINE,
-    ), site["logs"]()
+    # Apache writes the line after the response has gone out: wait for it (bounded).
+    line = re.compile(rf'^{re.escape(CLIENT)} 127\.0\.0\.1 "GET /healthz ', re.MULTILINE)
+    deadline = time.monotonic() + 10
+    while not line.search(site["apache"].access_log.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert line.search(site["apache"].access_log.read_text()), site["logs"]()
 
 
 @pytest.mark.slow
