@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 from django.conf import settings
 
+from django_prodkit.settings.telemetry import DEFAULT_BROWSER_SDK_URL
+
 DEFAULT_HEALTH_CHECKS = ("database", "cache", "storage")
 
 
@@ -102,6 +104,98 @@ class Settings:
     def PRODKIT_STARTUP_CHECKS(self) -> bool:
         """When True the ASGI/WSGI entrypoints refuse to start on ERROR-level findings."""
         return bool(getattr(settings, "PRODKIT_STARTUP_CHECKS", False))
+
+    @property
+    def PRODKIT_TELEMETRY_BACKEND(self) -> str:
+        """Where request telemetry goes: ``off``, ``console``, ``azure``, ``opencensus`` or
+        ``opentelemetry`` (see ``django_prodkit.settings.telemetry_settings``)."""
+        return str(getattr(settings, "PRODKIT_TELEMETRY_BACKEND", "off"))
+
+    @property
+    def PRODKIT_TELEMETRY_CONNECTION_STRING(self) -> str | None:
+        """The Application Insights connection string the Azure backends send with."""
+        value = getattr(settings, "PRODKIT_TELEMETRY_CONNECTION_STRING", None)
+        return str(value) if value else None
+
+    @property
+    def PRODKIT_TELEMETRY_SAMPLE_RATE(self) -> float:
+        """Share of operations kept, 0.0 to 1.0, decided per trace id (a trace whole)."""
+        return float(getattr(settings, "PRODKIT_TELEMETRY_SAMPLE_RATE", 1.0))
+
+    @property
+    def PRODKIT_TELEMETRY_EXCLUDE(self) -> tuple[str, ...] | None:
+        """Paths never traced: ``/exact``, ``/prefix/*``, ``^regex``; None: the health
+        endpoints, ``STATIC_URL`` and ``MEDIA_URL``."""
+        value = getattr(settings, "PRODKIT_TELEMETRY_EXCLUDE", None)
+        return None if value is None else tuple(value)
+
+    @property
+    def PRODKIT_TELEMETRY_LOG_LEVEL(self) -> str:
+        """Log records at this level and above become trace items (``OFF``: none)."""
+        return str(getattr(settings, "PRODKIT_TELEMETRY_LOG_LEVEL", "WARNING")).upper()
+
+    @property
+    def PRODKIT_TELEMETRY_USER_ID(self) -> bool:
+        """Send the signed-in user's primary key as the authenticated user id (never a name)."""
+        return bool(getattr(settings, "PRODKIT_TELEMETRY_USER_ID", False))
+
+    @property
+    def PRODKIT_TELEMETRY_ROLE_NAME(self) -> str | None:
+        """Cloud role name (App Service: the site name); None: the settings module's package."""
+        value = getattr(settings, "PRODKIT_TELEMETRY_ROLE_NAME", None)
+        return str(value) if value else None
+
+    @property
+    def PRODKIT_TELEMETRY_ROLE_INSTANCE(self) -> str | None:
+        """Cloud role instance (App Service: the instance id); None: the host name."""
+        value = getattr(settings, "PRODKIT_TELEMETRY_ROLE_INSTANCE", None)
+        return str(value) if value else None
+
+    @property
+    def PRODKIT_TELEMETRY_QUEUE_SIZE(self) -> int:
+        """Items a process holds for export at most; past it new items are dropped, counted."""
+        return int(getattr(settings, "PRODKIT_TELEMETRY_QUEUE_SIZE", 8192))
+
+    @property
+    def PRODKIT_TELEMETRY_EXPORT_INTERVAL(self) -> float:
+        """Seconds between exports (sooner when a batch fills)."""
+        return float(getattr(settings, "PRODKIT_TELEMETRY_EXPORT_INTERVAL", 5.0))
+
+    @property
+    def PRODKIT_TELEMETRY_METRICS_INTERVAL(self) -> float:
+        """Seconds between the process's performance counters (``azure`` backend)."""
+        return float(getattr(settings, "PRODKIT_TELEMETRY_METRICS_INTERVAL", 60.0))
+
+    @property
+    def PRODKIT_TELEMETRY_SEND_TIMEOUT(self) -> float:
+        """Seconds one send to the ingestion endpoint may take, connect and read."""
+        return float(getattr(settings, "PRODKIT_TELEMETRY_SEND_TIMEOUT", 10.0))
+
+    @property
+    def PRODKIT_TELEMETRY_RETRIES(self) -> int:
+        """Times a batch is sent again after a retryable failure (429, 5xx, no answer)."""
+        return int(getattr(settings, "PRODKIT_TELEMETRY_RETRIES", 3))
+
+    @property
+    def PRODKIT_TELEMETRY_EXIT_TIMEOUT(self) -> float:
+        """Seconds a stopping process waits for its last items to be sent."""
+        return float(getattr(settings, "PRODKIT_TELEMETRY_EXIT_TIMEOUT", 5.0))
+
+    @property
+    def PRODKIT_TELEMETRY_MAX_LENGTH(self) -> int:
+        """Characters kept of a property, URL or SQL text (Application Insights' limit)."""
+        return int(getattr(settings, "PRODKIT_TELEMETRY_MAX_LENGTH", 8192))
+
+    @property
+    def PRODKIT_TELEMETRY_STORAGE_PATH(self) -> str | None:
+        """Directory the SDK backends keep unsent items in for a retry; None: no disk writes."""
+        value = getattr(settings, "PRODKIT_TELEMETRY_STORAGE_PATH", None)
+        return str(value) if value else None
+
+    @property
+    def PRODKIT_TELEMETRY_BROWSER_SDK_URL(self) -> str:
+        """Where the browser loads the Application Insights JavaScript SDK from."""
+        return str(getattr(settings, "PRODKIT_TELEMETRY_BROWSER_SDK_URL", DEFAULT_BROWSER_SDK_URL))
 
 
 conf = Settings()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 from django_prodkit.env import Env
 from django_prodkit.settings.proxies import trusted_proxies_from_env
 from django_prodkit.settings.server import (
+    WORKER_CLASSES,
     Interface,
     choose_worker_class,
     entrypoint_for,
@@ -77,7 +79,8 @@ wsgi_app = entrypoint_for(worker_class)
 # App Service passes the port in PORT (or WEBSITES_PORT for custom containers).
 bind = [server_bind(env)]
 workers = server_workers(env)
-threads = server_threads(env)
+# gunicorn turns a sync worker with more than one thread into gthread: sync means one.
+threads = 1 if worker_class == WORKER_CLASSES["sync"] else server_threads(env)
 
 # App Service's front end drops a request after 230 s; answer (or fail) before it does.
 timeout = server_timeout(env)
@@ -162,3 +165,15 @@ def post_worker_init(worker: Any) -> None:
             "uvicorn" if app_is_asgi else "gthread",
         )
         sys.exit(4)  # gunicorn's APP_LOAD_ERROR: the master stops instead of respawning
+    if is_asgi_worker(class_path):
+        # uvicorn ends a worker by re-raising SIGTERM with the handler it found at start-up:
+        # by default that kills the process before atexit, so telemetry's last batch is
+        # lost. Found this handler instead, it sends that batch and exits normally.
+        signal.signal(signal.SIGTERM, _flush_and_exit)
+
+
+def _flush_and_exit(signum: int, frame: Any) -> None:
+    from django_prodkit.telemetry.instrument import flush_at_exit
+
+    flush_at_exit()
+    sys.exit(0)

@@ -9,6 +9,9 @@ export DJANGO_ALLOWED_HOSTS="${DJANGO_ALLOWED_HOSTS:-127.0.0.1,localhost}"
 # The demo is plain HTTP on this machine: no HTTPS redirect, no secure-only cookies.
 export PRODKIT_HTTPS="${PRODKIT_HTTPS:-false}"
 export WEB_CONCURRENCY="${WEB_CONCURRENCY:-2}"
+# Telemetry to the console: each request's item as one JSON line, what Application Insights
+# would get (set APPLICATIONINSIGHTS_CONNECTION_STRING and PRODKIT_TELEMETRY_BACKEND=azure to send).
+export PRODKIT_TELEMETRY_BACKEND="${PRODKIT_TELEMETRY_BACKEND:-console}"
 PORT="${PORT:-8000}"
 
 if [[ -z "${DJANGO_SECRET_KEY:-}" && ! -f .env ]]; then

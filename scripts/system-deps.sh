@@ -25,6 +25,11 @@ command -v apxs >/dev/null || [[ -x /usr/bin/apxs ]] || missing+=(apache2-dev)
 
 # Azurite (the Azure Storage emulator the storage probe tests run) is an npm package.
 command -v npm >/dev/null || missing+=(nodejs npm)
+# The browser snippet's tests load pages in headless Chromium, driven through chromedriver
+# (selenium, the `test` extra), and check that the Application Insights JavaScript SDK sends
+# its page views to a local collector under a strict Content-Security-Policy.
+command -v chromium >/dev/null || missing+=(chromium)
+[[ -x /usr/bin/chromedriver ]] || missing+=(chromium-driver)
 
 if ((${#missing[@]} > 0)); then
     if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
@@ -37,9 +42,11 @@ if ((${#missing[@]} > 0)); then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The npm packages of package-lock.json, when missing or older than the lock.
+# The npm packages of package-lock.json (Azurite; the Application Insights JavaScript SDK the
+# browser tests serve locally), when missing or older than the lock.
 cd "$(dirname "$0")/.."
-if [[ ! -x node_modules/.bin/azurite-blob || package-lock.json -nt node_modules/.bin/azurite-blob ]]; then
+if [[ ! -x node_modules/.bin/azurite-blob || package-lock.json -nt node_modules/.bin/azurite-blob \
+    || ! -f node_modules/@microsoft/applicationinsights-web/browser/es5/ai.3.gbl.min.js ]]; then
     echo "Installing npm packages (package-lock.json)"
     npm ci --no-audit --no-fund
     touch node_modules/.bin/azurite-blob

@@ -148,7 +148,9 @@ class Server:
         self.process = subprocess.Popen(
             self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        wait_for_port(self.port)
+        # Azurite (Node.js) has taken over 10 s to listen on its first start after an npm
+        # install, on a busy machine.
+        wait_for_port(self.port, timeout=30)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

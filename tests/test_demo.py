@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -76,6 +77,17 @@ def test_demo_serves_the_example_over_http_and_stops_on_ctrl_c(tmp_path):
         assert "immutable" in headers["Cache-Control"]
         status, headers, body = get(base + "/api/photos/")
         assert (status, headers["Content-Type"]) == (200, "application/json")
+        # Telemetry goes to the console: the request item, as Application Insights would get it.
+        assert '"name":"GET /api/photos/"' in log.read_text()
+        request_items = [
+            json.loads(line)
+            for line in log.read_text().splitlines()
+            if line.startswith('{"name":"Microsoft.ApplicationInsights.Request"')
+        ]
+        assert {item["data"]["baseData"]["name"] for item in request_items} >= {
+            "GET /",
+            "GET /api/photos/",
+        }
     finally:
         # Ctrl-C in a terminal signals the whole foreground process group: master and workers.
         os.killpg(process.pid, signal.SIGINT)

@@ -97,6 +97,8 @@ def test_config_shape():
     assert config["root"] == {"level": "INFO", "handlers": ["stdout"]}
     assert config["loggers"]["django"]["level"] == "INFO"
     assert config["loggers"]["django.db.backends"]["level"] == "WARNING"
+    # The Azure SDKs' request-by-request INFO lines are kept out.
+    assert config["loggers"]["azure"]["level"] == "WARNING"
     for logger in config["loggers"].values():
         assert logger["handlers"] == []
         assert logger["propagate"] is True

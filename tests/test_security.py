@@ -10,9 +10,11 @@ from django_prodkit.settings.middleware import production_middleware
 from django_prodkit.settings.security import (
     HAS_BUILTIN_CSP,
     HSTS_STAGES,
+    csp_policy,
     security_from_env,
     security_settings,
 )
+from django_prodkit.settings.telemetry import browser_telemetry_origin, telemetry_settings
 
 
 def test_production_defaults_are_strict():
@@ -135,3 +137,26 @@ def test_preset_headers_reach_a_real_response(settings):
     assert redirect["Location"] == "https://testserver/plain/"
     # The platform's health probe comes over plain HTTP: exempt paths are not redirected.
     assert Client().get("/healthz").status_code == 200
+
+
+def test_csp_lets_the_telemetry_snippet_run_and_send():
+    policy = csp_policy(telemetry_origin="https://westeurope-5.in.applicationinsights.azure.com")
+    assert policy["connect-src"] == [
+        "'self'",
+        "https://westeurope-5.in.applicationinsights.azure.com",
+    ]
+    # 'self' and the request's nonce (Django 6's placeholder).
+    assert len(policy["script-src"]) == (2 if HAS_BUILTIN_CSP else 1)
+    assert csp_policy()["script-src"] == ["'self'"]
+
+
+def test_browser_telemetry_origin_follows_the_connection_string():
+    on = telemetry_settings(
+        backend="azure",
+        connection_string=(
+            "InstrumentationKey=00000000-1111-2222-3333-444444444444;"
+            "IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/"
+        ),
+    )
+    assert browser_telemetry_origin(on) == "https://westeurope-5.in.applicationinsights.azure.com"
+    assert browser_telemetry_origin(telemetry_settings(backend="console")) is None

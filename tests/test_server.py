@@ -287,3 +287,12 @@ def test_serve_runs_gunicorn_with_the_chosen_class(tmp_path):
     assert "prodkit: 1 worker(s) of gthread (PRODKIT_WORKER_CLASS is set)" in output, output
     assert "Control socket" not in output, output
     assert f'django_prodkit.access [{request_id}] 127.0.0.1 "GET /about/" 200' in output, output
+
+
+@pytest.mark.slow
+def test_sync_workers_get_one_thread():
+    # gunicorn runs a "sync" worker with threads > 1 as gthread, silently.
+    result = print_config(DJANGO_SETTINGS_MODULE="tests.settings", PRODKIT_WORKER_CLASS="sync")
+    assert result.returncode == 0, result.stderr
+    assert setting(result.stdout, "worker_class") == "sync"
+    assert setting(result.stdout, "threads") == "1"

@@ -15,7 +15,6 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import CheckMessage
@@ -26,16 +25,17 @@ from django_prodkit.checks.inspect import backend_is, middleware_paths
 from django_prodkit.checks.registry import Check, prodkit_check
 from django_prodkit.env import Env
 from django_prodkit.health import HEALTH_PATHS
+from django_prodkit.settings.telemetry import connection_string_problems
 
 CONNECTION_STRING = "APPLICATIONINSIGHTS_CONNECTION_STRING"
 LEGACY_KEY = "APPINSIGHTS_INSTRUMENTATIONKEY"
 # Set on App Service when its codeless Application Insights agent (OpenTelemetry) is on.
 AGENT_VARIABLE = "ApplicationInsightsAgent_EXTENSION_VERSION"
 OPENCENSUS_MIDDLEWARE = "opencensus.ext.django.middleware.OpencensusMiddleware"
+PRODKIT_MIDDLEWARE = "django_prodkit.telemetry.middleware.TelemetryMiddleware"
 HEALTH_MIDDLEWARE = "django_prodkit.middleware.HealthCheckMiddleware"
 # opencensus-ext-django's default exclude list: only Google App Engine's health path.
 _OPENCENSUS_DEFAULT_EXCLUDES = ("_ah/health",)
-_GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
 W601 = Check(
     id="prodkit.W601",
@@ -170,6 +170,22 @@ W609 = Check(
         "for and writes data into logs that should never be there."
     ),
 )
+W611 = Check(
+    id="prodkit.W611",
+    title="telemetry is configured but nothing traces requests",
+    msg=(
+        "PRODKIT_TELEMETRY_BACKEND is {backend} but TelemetryMiddleware is not in MIDDLEWARE: "
+        "no request is traced."
+    ),
+    hint=(
+        "Build MIDDLEWARE with django_prodkit.settings.production_middleware([...]), or add "
+        "'django_prodkit.telemetry.middleware.TelemetryMiddleware' after RequestIdMiddleware."
+    ),
+    why=(
+        "The backend only exports what the middleware records: without it the Application "
+        "Insights resource stays empty while the deployment looks instrumented."
+    ),
+)
 W610 = Check(
     id="prodkit.W610",
     title="errors of django.request go nowhere",
@@ -201,6 +217,25 @@ def _opencensus_setting() -> Any:
 
 def _opencensus_in_use() -> bool:
     return OPENCENSUS_MIDDLEWARE in middleware_paths() or _opencensus_setting() is not None
+
+
+def _prodkit_backend() -> str:
+    return str(getattr(settings, "PRODKIT_TELEMETRY_BACKEND", "off"))
+
+
+def _prodkit_in_use() -> bool:
+    """True when prodkit's own middleware traces requests (so the connection string is its,
+    not the sign of azure-monitor-opentelemetry's automatic Django instrumentation)."""
+    return _prodkit_backend() != "off" and PRODKIT_MIDDLEWARE in middleware_paths()
+
+
+@prodkit_check(W611)
+def check_telemetry_middleware(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """W611: a telemetry backend is set and the middleware that feeds it is missing."""
+    backend = _prodkit_backend()
+    if backend != "off" and PRODKIT_MIDDLEWARE not in middleware_paths():
+        return [W611.message(obj="settings.MIDDLEWARE", backend=backend)]
+    return []
 
 
 def _otel_exporter_set(env: Env) -> bool:
@@ -236,44 +271,6 @@ def check_telemetry_configured(app_configs: Any = None, **kwargs: Any) -> list[C
     if deployment(env).platform.kind == "appservice":
         return [W601.message(obj=f"os.environ[{CONNECTION_STRING!r}]")]
     return [I602.message(obj=f"os.environ[{CONNECTION_STRING!r}]")]
-
-
-def connection_string_problems(value: str) -> list[str]:
-    """Return what is wrong with an Application Insights connection string, never quoting it.
-
-    Keys are matched without regard to case, as the SDKs do. Each problem is a phrase that
-    follows the variable's name: ``has no InstrumentationKey``.
-    """
-    text = value.strip()
-    if text[:1] in {'"', "'"} or text[-1:] in {'"', "'"}:
-        return ["is wrapped in quotes"]
-    pairs: dict[str, str] = {}
-    problems = []
-    for part in text.split(";"):
-        if not part.strip():
-            continue
-        key, sep, item = part.partition("=")
-        if not sep:
-            problems.append("has a part that is not KEY=VALUE")
-            continue
-        pairs[key.strip().lower()] = item.strip()
-    key = pairs.get("instrumentationkey", "")
-    if not key:
-        problems.append("has no InstrumentationKey")
-    elif not _GUID.fullmatch(key):
-        problems.append("has an InstrumentationKey that is not a GUID")
-    for article, name in (("an", "IngestionEndpoint"), ("a", "LiveEndpoint")):
-        endpoint = pairs.get(name.lower())
-        if endpoint is None:
-            continue
-        try:
-            parts = urlsplit(endpoint)
-            good = parts.scheme == "https" and bool(parts.hostname)
-        except ValueError:
-            good = False
-        if not good:
-            problems.append(f"has {article} {name} that is not an https:// URL")
-    return problems
 
 
 @prodkit_check(E603)
@@ -354,7 +351,9 @@ def _otel_position(env: Env, middleware: list[str]) -> int:
 
 
 def _otel_traced_paths(env: Env) -> list[str]:
-    connection = env.is_set(CONNECTION_STRING) and not _opencensus_in_use()
+    connection = (
+        env.is_set(CONNECTION_STRING) and not _opencensus_in_use() and not _prodkit_in_use()
+    )
     if not (connection or _otel_exporter_set(env)) or _otel_django_disabled(env):
         return []
     middleware = middleware_paths()
@@ -633,11 +632,14 @@ def check_no_debug_logging(app_configs: Any = None, **kwargs: Any) -> list[Check
 
 def _runtime_error_capture() -> bool:
     """True when something outside LOGGING receives logged errors: Sentry's SDK (its logging
-    integration sees every record a logger emits) or Azure Monitor's OpenTelemetry
-    distribution (``configure_azure_monitor()`` adds a handler to the root logger)."""
+    integration sees every record a logger emits), prodkit's telemetry (exception items from
+    ``got_request_exception``) or Azure Monitor's OpenTelemetry distribution
+    (``configure_azure_monitor()`` adds a handler to the root logger)."""
     env = _env()
-    return "sentry_sdk" in sys.modules or (
-        env.is_set(CONNECTION_STRING) and not _opencensus_in_use()
+    return (
+        "sentry_sdk" in sys.modules
+        or _prodkit_in_use()
+        or (env.is_set(CONNECTION_STRING) and not _opencensus_in_use())
     )
 
 

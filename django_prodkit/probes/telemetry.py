@@ -21,6 +21,7 @@ from django_prodkit.checks.registry import Check, define
 from django_prodkit.env import Env
 from django_prodkit.probes.base import Probe
 from django_prodkit.redact import describe_error, redact_url
+from django_prodkit.settings.telemetry import ingestion_endpoint
 
 W650 = Check(
     id="prodkit.W650",
@@ -41,7 +42,6 @@ W650 = Check(
 define(W650)
 
 VARIABLE = "APPLICATIONINSIGHTS_CONNECTION_STRING"
-DEFAULT_INGESTION_ENDPOINT = "https://dc.services.visualstudio.com/"
 
 
 def probes(timeout: float) -> list[Probe]:
@@ -58,26 +58,6 @@ def probes(timeout: float) -> list[Probe]:
             failed=functools.partial(_failed, endpoint),
         )
     ]
-
-
-def ingestion_endpoint(connection_string: str) -> str:
-    """Return the ingestion endpoint an Application Insights connection string names.
-
-    ``IngestionEndpoint`` when given; else one built from ``EndpointSuffix`` (and
-    ``Location``), as the SDKs do; else the global default.
-    """
-    fields: dict[str, str] = {}
-    for part in connection_string.split(";"):
-        key, sep, value = part.partition("=")
-        if sep:
-            fields[key.strip().lower()] = value.strip()
-    if fields.get("ingestionendpoint"):
-        return fields["ingestionendpoint"]
-    suffix = fields.get("endpointsuffix", "").strip(".")
-    if suffix:
-        location = fields.get("location", "").strip(".")
-        return f"https://{location + '.' if location else ''}dc.{suffix}/"
-    return DEFAULT_INGESTION_ENDPOINT
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -125,4 +105,4 @@ def _shown(endpoint: str) -> str:
     return "(not a URL)"
 
 
-__all__ = ["DEFAULT_INGESTION_ENDPOINT", "W650", "ingestion_endpoint", "probe_endpoint", "probes"]
+__all__ = ["W650", "probe_endpoint", "probes"]

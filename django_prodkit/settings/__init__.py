@@ -41,6 +41,7 @@ from django_prodkit.settings.storages import (
     parse_storage_connection_string,
     storages_from_env,
 )
+from django_prodkit.settings.telemetry import telemetry_from_env, telemetry_settings
 
 __all__ = [
     "Platform",
@@ -74,6 +75,8 @@ __all__ = [
     "session_engine_for",
     "session_settings",
     "storages_from_env",
+    "telemetry_from_env",
+    "telemetry_settings",
     "trusted_proxies",
     "trusted_proxies_from_env",
 ]

@@ -30,6 +30,9 @@ SERVER_LOGGERS = (
 )
 
 _SERVER_ACCESS_LOGGERS = ("gunicorn.access", "uvicorn.access")
+# The Azure SDKs log every HTTP request they make (headers included) and every telemetry
+# export at INFO: several lines per blob upload and per export.
+_AZURE_LOGGER = "azure"
 
 
 def logging_config(
@@ -60,6 +63,7 @@ def logging_config(
         loggers[name] = {"handlers": [], "propagate": True}
     for name in _SERVER_ACCESS_LOGGERS:
         loggers[name]["level"] = "INFO" if server_access_log else "WARNING"
+    loggers[_AZURE_LOGGER] = {"level": "WARNING", "handlers": [], "propagate": True}
     return {
         "version": 1,
         "disable_existing_loggers": False,

@@ -15,6 +15,7 @@ CSP = "django.middleware.csp.ContentSecurityPolicyMiddleware"
 # Django's docs: the cache-update middleware must run last on the response, so it stays first.
 # Health answers pass it unstored: it only stores what FetchFromCacheMiddleware (last in the
 # list, never reached by them) marked, and they say Cache-Control: no-store besides.
+TELEMETRY = "django_prodkit.telemetry.middleware.TelemetryMiddleware"
 UPDATE_CACHE = "django.middleware.cache.UpdateCacheMiddleware"
 
 
@@ -27,7 +28,8 @@ def production_middleware(middleware: Sequence[str]) -> list[str]:
     trusted-proxy middleware (so the request id, every log line and every later middleware
     see the client's address, not the proxy's), the request id (so every later log line
     carries it), whitenoise (static files answered before sessions and auth do any work),
-    and on Django >= 6.0 the CSP middleware.
+    on Django >= 6.0 the CSP middleware, then telemetry (after whitenoise, so static files
+    cost it nothing; it removes itself when ``PRODKIT_TELEMETRY_BACKEND`` is off).
     """
     wanted = [
         HEALTH,
@@ -36,6 +38,7 @@ def production_middleware(middleware: Sequence[str]) -> list[str]:
         REQUEST_ID,
         WHITENOISE,
         *([CSP] if HAS_BUILTIN_CSP else []),
+        TELEMETRY,
     ]
     first = [UPDATE_CACHE] if UPDATE_CACHE in middleware else []
     rest = [name for name in middleware if name not in wanted and name not in first]

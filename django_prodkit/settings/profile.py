@@ -17,6 +17,7 @@ from django_prodkit.settings.platform import detect_platform, host_settings_from
 from django_prodkit.settings.proxies import trusted_proxies_from_env
 from django_prodkit.settings.security import security_from_env
 from django_prodkit.settings.storages import storages_from_env
+from django_prodkit.settings.telemetry import browser_telemetry_origin, telemetry_from_env
 
 
 def production_settings(
@@ -33,13 +34,16 @@ def production_settings(
     debug = env.bool("DJANGO_DEBUG", default=False)
     platform = detect_platform(env)
     caches = caches_from_env(env)
+    telemetry = telemetry_from_env(env, platform=platform)
     return {
         "DEBUG": debug,
         "SECRET_KEY": _secret_key(env, debug=debug, base_dir=Path(base_dir)),
         "SECRET_KEY_FALLBACKS": env.list("DJANGO_SECRET_KEY_FALLBACKS", default=()),
         **host_settings_from_env(env, platform=platform, debug=debug),
         **trusted_proxies_from_env(env, platform=platform),
-        **security_from_env(env, debug=debug),
+        **security_from_env(
+            env, debug=debug, csp_telemetry_origin=browser_telemetry_origin(telemetry)
+        ),
         "DATABASES": {"default": database_from_env(env, default=default_database)},
         # CACHE_URL (or Azure's variables), locmem:// without: "default" and "pages".
         "CACHES": caches,
@@ -50,6 +54,7 @@ def production_settings(
         **health_from_env(env),
         "LOGGING": logging_from_env(env),
         "PRODKIT_ACCESS_LOG": env.bool("PRODKIT_ACCESS_LOG", default=True),
+        **telemetry,
         **email_from_env(env),
         **checks_from_env(env),
     }

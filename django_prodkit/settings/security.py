@@ -42,13 +42,15 @@ def security_settings(
     redirect_exempt: Sequence[str] = HEALTH_PATHS,
     csp: str = "report-only",
     csp_sources: Sequence[str] = (),
+    csp_telemetry_origin: str | None = None,
 ) -> dict[str, Any]:
     """Return the security settings for a site served over HTTPS (or not, with ``https=False``).
 
     ``hsts`` is a stage of ``HSTS_STAGES``; ``redirect_exempt`` keeps the health paths
     answering over plain HTTP. ``csp`` sets a strict same-origin policy on Django >= 6.0
     (``report-only`` first, ``enforce`` once the reports are clean); ``csp_sources`` adds
-    origins (a CDN) to it.
+    origins (a CDN) to it; ``csp_telemetry_origin`` (the Application Insights ingestion origin)
+    lets the browser snippet run (by nonce) and send there.
     """
     if hsts not in HSTS_STAGES:
         raise ImproperlyConfigured(
@@ -85,20 +87,34 @@ def security_settings(
     }
     if HAS_BUILTIN_CSP and csp != "off":
         name = "SECURE_CSP" if csp == "enforce" else "SECURE_CSP_REPORT_ONLY"
-        config[name] = csp_policy(csp_sources)
+        config[name] = csp_policy(csp_sources, telemetry_origin=csp_telemetry_origin)
     return config
 
 
-def csp_policy(sources: Sequence[str] = ()) -> dict[str, list[str]]:
-    """Return a same-origin Content-Security-Policy, with ``sources`` allowed for assets."""
+def csp_policy(
+    sources: Sequence[str] = (), *, telemetry_origin: str | None = None
+) -> dict[str, list[str]]:
+    """Return a same-origin Content-Security-Policy, with ``sources`` allowed for assets.
+
+    With ``telemetry_origin`` the Application Insights browser snippet works under it: scripts
+    carrying the request's nonce run (the loader passes the nonce on to the SDK it loads, from
+    ``PRODKIT_TELEMETRY_BROWSER_SDK_URL``), and the SDK may send to the ingestion origin.
+    """
     own = ["'self'", *sources]
+    scripts, connect = list(own), list(own)
+    if telemetry_origin:
+        connect.append(telemetry_origin)
+        if HAS_BUILTIN_CSP:  # the nonce placeholder is Django 6's
+            from django.utils.csp import CSP  # type: ignore[import-not-found,unused-ignore]
+
+            scripts.append(CSP.NONCE)
     return {
         "default-src": own,
-        "script-src": own,
+        "script-src": scripts,
         "style-src": own,
         "img-src": [*own, "data:"],
         "font-src": own,
-        "connect-src": own,
+        "connect-src": connect,
         "object-src": ["'none'"],
         "base-uri": ["'self'"],
         "form-action": ["'self'"],
@@ -106,8 +122,13 @@ def csp_policy(sources: Sequence[str] = ()) -> dict[str, list[str]]:
     }
 
 
-def security_from_env(env: Env | None = None, *, debug: bool = False) -> dict[str, Any]:
-    """Return ``security_settings`` from ``PRODKIT_HTTPS``, ``PRODKIT_HSTS``, ``PRODKIT_CSP``..."""
+def security_from_env(
+    env: Env | None = None, *, debug: bool = False, csp_telemetry_origin: str | None = None
+) -> dict[str, Any]:
+    """Return ``security_settings`` from ``PRODKIT_HTTPS``, ``PRODKIT_HSTS``, ``PRODKIT_CSP``...
+
+    ``csp_telemetry_origin``: see ``security_settings`` (``production_settings()`` passes it
+    when browser telemetry is on)."""
     env = env or Env()
     return security_settings(
         debug=debug,
@@ -117,4 +138,5 @@ def security_from_env(env: Env | None = None, *, debug: bool = False) -> dict[st
         hsts_preload=env.bool("PRODKIT_HSTS_PRELOAD", default=False),
         csp=env.str("PRODKIT_CSP", default="report-only", choices=CSP_MODES),
         csp_sources=env.list("PRODKIT_CSP_SOURCES", default=()),
+        csp_telemetry_origin=csp_telemetry_origin,
     )

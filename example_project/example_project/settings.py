@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import django
+
 from django_prodkit.env import Env
 from django_prodkit.settings import production_middleware, production_settings
 
@@ -53,6 +55,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # {{ csp_nonce }} for inline scripts under Django 6's CSP middleware.
+                *(["django.template.context_processors.csp"] if django.VERSION >= (6,) else []),
             ]
         },
     }

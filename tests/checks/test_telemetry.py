@@ -612,3 +612,26 @@ def test_telemetry_checks_reach_django_check_framework(settings, monkeypatch):
     assert "prodkit.W601" in visible
     assert "prodkit.W610" in visible
     assert "prodkit.W608" not in visible
+
+
+@pytest.mark.parametrize(
+    ("backend", "with_middleware", "expected"),
+    [
+        pytest.param("azure", False, ["prodkit.W611"], id="azure-without-middleware"),
+        pytest.param("azure", True, [], id="azure-with-middleware"),
+        pytest.param("off", False, [], id="off"),
+    ],
+)
+def test_w611_backend_without_middleware(settings, backend, with_middleware, expected):
+    settings.PRODKIT_TELEMETRY_BACKEND = backend
+    settings.MIDDLEWARE = production_middleware([]) if with_middleware else [COMMON]
+    assert ids(telemetry.check_telemetry_middleware()) == expected
+
+
+def test_w606_prodkit_telemetry_is_not_taken_for_opentelemetry(settings, monkeypatch):
+    # The connection string feeds prodkit's middleware, which never traces the health paths
+    # (HealthCheckMiddleware answers first and they are excluded besides).
+    monkeypatch.setenv("APPLICATIONINSIGHTS_CONNECTION_STRING", CONNECTION)
+    settings.PRODKIT_TELEMETRY_BACKEND = "azure"
+    settings.MIDDLEWARE = [COMMON, telemetry.PRODKIT_MIDDLEWARE]
+    assert ids(telemetry.check_health_not_traced()) == []

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from django_prodkit.probes import telemetry
+from django_prodkit.settings.telemetry import ingestion_endpoint
 from tests.probes import PLANTED, ids, names, run_one, shown
 from tests.servers import own_http
 
@@ -113,4 +114,4 @@ def test_w650_credentials_in_the_endpoint_are_hidden(monkeypatch, refused_port):
     ],
 )
 def test_ingestion_endpoint_from_connection_string(value, endpoint):
-    assert telemetry.ingestion_endpoint(value) == endpoint
+    assert ingestion_endpoint(value) == endpoint

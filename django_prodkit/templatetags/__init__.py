@@ -1,0 +1,3 @@
+"""Template tags of django-prodkit: ``{% load prodkit_telemetry %}``."""
+
+from __future__ import annotations
