@@ -7,6 +7,7 @@ entrypoint that matches the worker class. Every value can be overridden from the
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -170,6 +171,25 @@ def post_worker_init(worker: Any) -> None:
         # by default that kills the process before atexit, so telemetry's last batch is
         # lost. Found this handler instead, it sends that batch and exits normally.
         signal.signal(signal.SIGTERM, _flush_and_exit)
+    else:
+        quit_without_pool_shutdown(worker)
+
+
+def quit_without_pool_shutdown(worker: Any) -> None:
+    """Give a gthread worker gunicorn's plain quick-exit handler (SIGINT, SIGQUIT).
+
+    gthread's own shuts its thread pool down inside the signal handler. When the signal lands
+    while the main thread is in the pool's ``submit()``, both want the pool's lock and the
+    worker hangs until the master kills it ``graceful_timeout`` later (cpython#121649): Ctrl-C
+    on a busy server took 30 s now and then. Exiting ends the pool's threads anyway.
+    """
+    from gunicorn.workers.base import Worker
+    from gunicorn.workers.gthread import ThreadWorker
+
+    if isinstance(worker, ThreadWorker):
+        handler = functools.partial(Worker.handle_quit, worker)
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGQUIT, handler)
 
 
 def _flush_and_exit(signum: int, frame: Any) -> None:

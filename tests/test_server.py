@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 import urllib.request
 from io import StringIO
 from pathlib import Path
@@ -296,3 +298,44 @@ def test_sync_workers_get_one_thread():
     assert result.returncode == 0, result.stderr
     assert setting(result.stdout, "worker_class") == "sync"
     assert setting(result.stdout, "threads") == "1"
+
+
+def test_gthread_quick_exit_does_not_wait_for_the_pool_lock(monkeypatch):
+    """Ctrl-C (SIGINT) or the master's quick stop (SIGQUIT) landing while the worker's main
+    thread is in the thread pool's submit(), which holds the pool's lock: gthread's own
+    handler waited for that lock forever (cpython#121649); prodkit's quits at once."""
+    from gunicorn.config import Config
+    from gunicorn.workers.gthread import ThreadWorker
+
+    monkeypatch.setenv("PRODKIT_WORKER_CLASS", "gthread")
+    sys.modules.pop("django_prodkit.gunicorn_conf", None)
+    import django_prodkit.gunicorn_conf as config
+
+    sys.modules.pop("django_prodkit.gunicorn_conf", None)
+    worker = ThreadWorker(0, os.getpid(), [], None, 30, Config(), None)
+    worker.tpool = worker.get_thread_pool()
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGQUIT)}
+    try:
+        config.quit_without_pool_shutdown(worker)
+        handlers = {signum: signal.getsignal(signum) for signum in saved}
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+    for signum, handler in handlers.items():
+        codes: list[object] = []
+        with worker.tpool._shutdown_lock:  # what submit() holds
+            thread = threading.Thread(target=_exit_code, args=(handler, signum, codes), daemon=True)
+            thread.start()
+            thread.join(timeout=5)
+        assert not thread.is_alive(), f"{signal.Signals(signum).name}: waited for the pool lock"
+        assert codes == [0]
+    worker.tpool.shutdown()
+    worker.tmp.close()
+
+
+def _exit_code(handler, signum: int, codes: list[object]) -> None:
+    """Call a signal handler; put the code of the SystemExit it raises in ``codes``."""
+    try:
+        handler(signum, None)
+    except SystemExit as exc:
+        codes.append(exc.code)
