@@ -19,23 +19,31 @@ URLs plus ``/bench/ping/``, benchmarks/telemetry_urls.py). Two views are loaded:
   is diluted by real work: ``figures["db_view"]``, its ratios under ``db_view_ratios``.
 
 The variants, side by side in the same run, rounds interleaved (each round loads the trivial
-view then the database view, each starting one variant further on, so none always follows
-the same neighbour), figures the medians over rounds:
+view then the database view, the variants in another order each round, so none always
+follows the same neighbour), figures the medians over rounds. After each load the next
+waits until the server just loaded is idle (``quiet_s``, a figure): an exporter still sending
+a round's items (the stock one takes seconds) would otherwise run beside the next variant's
+load and be charged to it. (A plain rotation did that: ``full`` always came after ``stock``.)
 
 - ``bare``: the example without prodkit's middleware (``PRODKIT_BENCH_STACK=bare``, as in
-  benchmarks/server_settings.py), telemetry off: the floor;
-- ``stock``: the bare stack with opencensus-ext-django's ``OpencensusMiddleware`` and
+  benchmarks/server_settings.py: Django's default stack), telemetry off: the floor;
+- ``stock``: the bare stack with opencensus-ext-django's ``OpencensusMiddleware`` first and
   opencensus-ext-azure's ``AzureExporter``, every request sampled, configured in settings
   the documented way (``PRODKIT_BENCH_STOCK=true``);
-- ``full``: the example's full stack with ``PRODKIT_TELEMETRY_BACKEND=azure`` (prodkit's
-  own exporter, the default backend) at ``PRODKIT_TELEMETRY_SAMPLE_RATE=1.0``;
+- ``full``: the bare stack with prodkit's ``TelemetryMiddleware`` after
+  ``SecurityMiddleware`` (``PRODKIT_BENCH_TELEMETRY=true``), ``PRODKIT_TELEMETRY_BACKEND=azure``
+  (prodkit's own exporter, the default backend) at ``PRODKIT_TELEMETRY_SAMPLE_RATE=1.0``;
 - ``off``: the same at sample rate 0.0;
-- ``opencensus``: prodkit's middleware with ``PRODKIT_TELEMETRY_BACKEND=opencensus``
+- ``opencensus``: the same middleware with ``PRODKIT_TELEMETRY_BACKEND=opencensus``
   (opencensus-ext-azure's ``AzureExporter`` behind it), 1.0;
 - ``otel``: ``PRODKIT_TELEMETRY_BACKEND=opentelemetry`` (azure-monitor-opentelemetry), 1.0;
-- ``full_access_log``: ``full`` with prodkit's access log line on. Every other prodkit
-  variant runs with ``PRODKIT_ACCESS_LOG=false``, so the ratios isolate telemetry from the
-  log line (issue #8); this one is a figure, not a ratio.
+- ``stack``: the example's whole production stack (``production_middleware()``: health,
+  trusted proxy, request id and access log line, whitenoise, CSP on Django 6, telemetry)
+  with ``full``'s telemetry: what a site runs; a figure (``stack_vs_bare``), not a ratio.
+
+So the ratios weigh telemetry alone: every telemetry variant and ``stock`` add one middleware
+and its exporter to the same stack, ``bare``'s. What prodkit's other middleware costs is
+benchmarks/server.py's subject (issue #8); ``stack`` shows the two together.
 
 Every variant but ``bare`` exports to a collector of its own (tests/collector.py), so what
 arrives is counted per variant. Collectors keep the bodies they receive and decode them only
@@ -70,8 +78,10 @@ import argparse
 import http.client
 import json
 import os
+import random
 import secrets
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -90,6 +100,7 @@ from benchmarks.server import (  # noqa: E402
     Config,
     Server,
     bench_database,
+    cpu_ticks,
     prodkit,
     progress,
     serve,
@@ -108,7 +119,7 @@ PATHS = {"ping": PING, "db_view": VIEWS["json"]}
 # (PRODKIT_WORKER_CLASS, WEB_CONCURRENCY, PRODKIT_THREADS); prodkit's config gives sync
 # workers one thread whatever PRODKIT_THREADS says (gunicorn would run gthread with more).
 INTERFACES = {"wsgi": ("sync", "2", "1"), "asgi": ("uvicorn", "1", "1")}
-VARIANTS = ("bare", "stock", "full", "off", "opencensus", "otel", "full_access_log")
+VARIANTS = ("bare", "stock", "full", "off", "opencensus", "otel", "stack")
 # The telemetry variants and the prodkit backend each sends with (stock: none of prodkit's).
 TELEMETRY = {
     "stock": "off",
@@ -116,7 +127,7 @@ TELEMETRY = {
     "off": "azure",
     "opencensus": "opencensus",
     "otel": "opentelemetry",
-    "full_access_log": "azure",
+    "stack": "azure",
 }
 # Trace ids of the delivery requests start with "de1f" and 12 hex digits of the run's own:
 # a random trace id of the load shares those 16 digits once in 2**64.
@@ -124,6 +135,12 @@ MARKER_PREFIX = "de1f"
 # The servers have exited when the counting starts; this is for the collector's threads to
 # finish reading the last posts.
 SETTLE_SECONDS = 3.0
+# After its load round a server must go quiet before the next round starts: an exporter still
+# sending the round's items would run beside the next variant's round and be charged to it.
+# Quiet: at most one clock tick (10 ms) of its workers' CPU in a half-second window.
+QUIET_WINDOW = 0.5
+QUIET_TICKS = 1
+QUIET_LIMIT = 20.0
 
 
 def configs(interface: str, collectors: dict[str, Collector], tmp: Path) -> list[Config]:
@@ -136,7 +153,6 @@ def configs(interface: str, collectors: dict[str, Collector], tmp: Path) -> list
         "PRODKIT_WORKER_CLASS": worker_class,
         "WEB_CONCURRENCY": workers,
         "PRODKIT_THREADS": threads,
-        "PRODKIT_ACCESS_LOG": "false",
     }
     result = [
         prodkit("bare", **common, PRODKIT_BENCH_STACK="bare", PRODKIT_TELEMETRY_BACKEND="off")
@@ -144,16 +160,14 @@ def configs(interface: str, collectors: dict[str, Collector], tmp: Path) -> list
     for name, backend in TELEMETRY.items():
         env = {
             **common,
-            "PRODKIT_BENCH_STACK": "full",
+            "PRODKIT_BENCH_STACK": "full" if name == "stack" else "bare",
+            "PRODKIT_BENCH_TELEMETRY": "false" if name in ("stack", "stock") else "true",
             "PRODKIT_TELEMETRY_BACKEND": backend,
             "PRODKIT_TELEMETRY_SAMPLE_RATE": "0.0" if name == "off" else "1.0",
             "APPLICATIONINSIGHTS_CONNECTION_STRING": collectors[name].connection_string,
         }
-        if name == "full_access_log":
-            env["PRODKIT_ACCESS_LOG"] = "true"
         if name == "stock":
             env.update(
-                PRODKIT_BENCH_STACK="bare",
                 PRODKIT_BENCH_STOCK="true",
                 # Statsbeat would ask the instance metadata endpoint (169.254.169.254).
                 APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL="true",
@@ -165,6 +179,25 @@ def configs(interface: str, collectors: dict[str, Collector], tmp: Path) -> list
             Path(env["TMPDIR"]).mkdir(exist_ok=True)
         result.append(prodkit(name, **env))
     return result
+
+
+def round_order(servers: list[Server], number: int) -> list[Server]:
+    """Round ``number``'s order: the variants shuffled, the same way in every run, so a
+    variant follows another neighbour from round to round (a plain rotation keeps them)."""
+    order = list(servers)
+    random.Random(number).shuffle(order)
+    return order
+
+
+def quiet(server: Server) -> float:
+    """Wait until ``server``'s workers are idle (``QUIET_TICKS``); return the seconds it took."""
+    started = time.monotonic()
+    while time.monotonic() - started < QUIET_LIMIT:
+        before = sum(cpu_ticks(server.workers()).values())
+        time.sleep(QUIET_WINDOW)
+        if sum(cpu_ticks(server.workers()).values()) - before <= QUIET_TICKS:
+            break
+    return round(time.monotonic() - started, 2)
 
 
 def marked_traceparent(marker: str, number: int) -> str:
@@ -234,10 +267,12 @@ def compare(bench: Bench, interface: str, marked: int) -> dict[str, dict[str, di
                 for path in PATHS.values():
                     warmup = wrk(server.url(path), bench.connections, bench.warmup)
                     sent[server.config.name] += warmup["rps"] * bench.warmup
+                quiet(server)
             for number in range(bench.rounds):
                 for view, path in PATHS.items():
-                    for server in servers[number:] + servers[:number]:
+                    for server in round_order(servers, number):
                         sample = bench.measure(server, path)
+                        sample["quiet_s"] = quiet(server)
                         samples[view][server.config.name].append(sample)
                         sent[server.config.name] += sample["rps"] * bench.seconds
                         progress(
@@ -252,7 +287,13 @@ def compare(bench: Bench, interface: str, marked: int) -> dict[str, dict[str, di
         # The collectors are read only now, the servers gone: decoding costs no load round.
         time.sleep(SETTLE_SECONDS)
         figures = {
-            view: {name: summary(rows, memory[name]) for name, rows in by_variant.items()}
+            view: {
+                name: {
+                    **summary(rows, memory[name]),
+                    "quiet_s": round(statistics.median(row["quiet_s"] for row in rows), 2),
+                }
+                for name, rows in by_variant.items()
+            }
             for view, by_variant in samples.items()
         }
         for name, collector in collectors.items():
@@ -273,12 +314,10 @@ def ratios(figures: dict[str, Any]) -> dict[str, float]:
     return result
 
 
-def access_log_vs_bare(figures: dict[str, Any]) -> dict[str, float]:
-    """``full_access_log``'s requests/s over ``bare``'s, per interface."""
+def stack_vs_bare(figures: dict[str, Any]) -> dict[str, float]:
+    """``stack``'s requests/s over ``bare``'s, per interface."""
     return {
-        interface: round(
-            figures[interface]["full_access_log"]["rps"] / figures[interface]["bare"]["rps"], 3
-        )
+        interface: round(figures[interface]["stack"]["rps"] / figures[interface]["bare"]["rps"], 3)
         for interface in INTERFACES
     }
 
@@ -335,8 +374,8 @@ def main() -> None:
                 f"request items {row['request_items']} of ~{row['requests_sent']} requests"
             )
         table(f"{interface} ({PATHS['db_view']})", figures["db_view"][interface])
-    figures["full_access_log_vs_bare"] = access_log_vs_bare(figures)
-    figures["db_view"]["full_access_log_vs_bare"] = access_log_vs_bare(figures["db_view"])
+    figures["stack_vs_bare"] = stack_vs_bare(figures)
+    figures["db_view"]["stack_vs_bare"] = stack_vs_bare(figures["db_view"])
     for name in TELEMETRY:
         figures[f"delivered_{name}"] = {
             interface: figures[interface][name]["delivered"] for interface in INTERFACES
@@ -356,16 +395,19 @@ def main() -> None:
         f"almost nothing else. db_view_ratios (and figures.db_view) are the same on "
         f"{PATHS['db_view']}, the example's JSON view (a query of up to 100 rows), where that "
         "cost is diluted. Each round loads both views, variants rotated the same way.",
-        "Every prodkit variant runs with PRODKIT_ACCESS_LOG=false, so the ratios isolate "
-        "telemetry from the access log line (issue #8); full_access_log_vs_bare (a figure, "
-        "also under db_view) is full with it on.",
+        "The ratios weigh telemetry alone: full, off, opencensus and otel are bare's stack "
+        "(Django's default) plus TelemetryMiddleware, as stock is bare's stack plus "
+        "OpencensusMiddleware. stack_vs_bare (a figure, also under db_view) is the whole "
+        "production_middleware() stack, access log line included, with full's telemetry.",
         "stock: OpencensusMiddleware + AzureExporter configured in OPENCENSUS in settings, "
         "ProbabilitySampler(rate=1.0), with APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL=true "
         "(statsbeat would ask 169.254.169.254; only loopback traffic is allowed here) and a "
         "TMPDIR of the run's own (AzureExporter's local storage); otherwise its defaults.",
-        "Workers are never recycled (PRODKIT_MAX_REQUESTS=0) and rounds rotate the variants' "
-        "order; an exporter still sending the last round's items runs beside the next "
-        "variant's round.",
+        "Workers are never recycled (PRODKIT_MAX_REQUESTS=0). Each round takes the variants "
+        "in another order (shuffled, seeded by the round number), and each load waits until "
+        "the server loaded before it is idle (at most one 10 ms clock tick of its workers' "
+        "CPU in half a second; quiet_s is how long that took after its own load: the work "
+        "its exporter had left when the load stopped).",
         f"delivered_<variant>: request items of {marked} sequential requests to {PING} sent "
         "after the load, counted by their traceparent's trace id once the servers had stopped "
         "on SIGTERM; off samples at 0.0 and so delivers 0. The ratio delivered is full's, the "
