@@ -13,8 +13,9 @@ import threading
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.test import AsyncClient, Client
+from django.test import AsyncClient, Client, RequestFactory
 
+from django_prodkit.telemetry import middleware
 from django_prodkit.telemetry.context import sample_score
 from django_prodkit.telemetry.instrument import active_backend
 from tests.collector import INSTRUMENTATION_KEY, Collector
@@ -100,6 +101,32 @@ def test_request_item_is_named_by_route_and_continues_the_trace(telemetry, colle
     assert item["tags"]["ai.operation.id"] == CALLER_TRACE
     assert item["tags"]["ai.operation.parentId"] == CALLER_SPAN
     assert response["traceresponse"] == f"00-{CALLER_TRACE}-{data['id']}-01"
+
+
+@MODES
+@pytest.mark.django_db
+def test_a_refused_host_is_not_sent_as_the_url(telemetry, collector, mode):
+    response = get(mode, "/articles/400/", host="refused.example")
+    assert response.status_code == 400
+    telemetry()
+    collector.wait_for(lambda c: any(base(i)["responseCode"] == "400" for i in c.items("Request")))
+    [url] = [base(i)["url"] for i in collector.items("Request") if "/articles/400/" in str(i)]
+    # The server's own name instead (SERVER_NAME).
+    assert url.endswith("/articles/400/")
+    assert "refused.example" not in url
+
+
+def test_hosts_are_bounded_and_forgotten_when_allowed_hosts_change(settings):
+    factory = RequestFactory()
+    for number in range(2 * middleware._HOSTS_MAX):
+        middleware._url(factory.get("/", HTTP_HOST=f"h{number}.example"))
+    assert len(middleware._hosts) == middleware._HOSTS_MAX
+    settings.ALLOWED_HOSTS = ["h1.example"]
+    assert not middleware._hosts
+    assert middleware._url(factory.get("/a/", HTTP_HOST="h1.example")) == "http://h1.example/a/"
+    settings.ALLOWED_HOSTS = ["testserver"]
+    # Refused now: the server's own name (RequestFactory's SERVER_NAME).
+    assert middleware._url(factory.get("/a/", HTTP_HOST="h1.example")) == "http://testserver/a/"
 
 
 @EVERY_BACKEND
