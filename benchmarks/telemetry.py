@@ -394,7 +394,7 @@ def main() -> None:
         "such a view, the hardest case, where telemetry's per-request cost is set against "
         f"almost nothing else. db_view_ratios (and figures.db_view) are the same on "
         f"{PATHS['db_view']}, the example's JSON view (a query of up to 100 rows), where that "
-        "cost is diluted. Each round loads both views, variants rotated the same way.",
+        "cost is diluted. Each round loads both views, the variants in the same order.",
         "The ratios weigh telemetry alone: full, off, opencensus and otel are bare's stack "
         "(Django's default) plus TelemetryMiddleware, as stock is bare's stack plus "
         "OpencensusMiddleware. stack_vs_bare (a figure, also under db_view) is the whole "
