@@ -6,8 +6,9 @@ tests) and wires, only then:
 - database queries: Django's ``execute_wrapper`` on every connection as it is created
   (``connection_created``), in whichever thread; a query is recorded only inside a sampled
   request, with its SQL text and never its parameters;
-- outgoing HTTP calls made with requests or httpx (when installed): a dependency item, and
-  ``traceparent`` passed on so the called service continues the trace;
+- outgoing HTTP calls made with requests or httpx (when installed; patched when first
+  imported, so neither is imported for nothing): a dependency item, and ``traceparent``
+  passed on so the called service continues the trace;
 - unhandled exceptions: Django's ``got_request_exception`` signal, sent for every error that
   becomes a 500 (in a view or in a middleware);
 - log records at ``PRODKIT_TELEMETRY_LOG_LEVEL`` and above: a handler on the root logger.
@@ -16,11 +17,15 @@ tests) and wires, only then:
 from __future__ import annotations
 
 import functools
+import importlib.abc
+import importlib.util
 import logging
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from importlib.machinery import ModuleSpec
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -186,27 +191,64 @@ def _record_exception(sender: Any, request: Any = None, **kwargs: Any) -> None:
 
 # --- outgoing HTTP -------------------------------------------------------------------------
 
+
+def _patch_requests(requests: ModuleType) -> None:
+    requests.Session.send = _traced(requests.Session.send)
+
+
+def _patch_httpx(httpx: ModuleType) -> None:
+    httpx.Client.send = _traced(httpx.Client.send)
+    httpx.AsyncClient.send = _atraced(httpx.AsyncClient.send)
+
+
+class _PatchOnImport(importlib.abc.MetaPathFinder):
+    """Patches an HTTP client the moment its package is first imported. Importing requests
+    and httpx to patch them would cost every worker ~0.1 s of start-up and their memory, for
+    clients most projects never call (wrapt's post-import hooks would do this, but importing
+    wrapt costs half of that)."""
+
+    def __init__(self) -> None:
+        self.pending: dict[str, Callable[[ModuleType], None]] = {}
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        patch = self.pending.pop(fullname, None)
+        if patch is None:
+            return None
+        # The spec the other finders give (this one no longer knows the name), its module
+        # patched as soon as its code has run.
+        spec = importlib.util.find_spec(fullname)
+        run = getattr(spec and spec.loader, "exec_module", None)
+        if spec is None or spec.loader is None or run is None:
+            return spec
+
+        def run_and_patch(module: ModuleType) -> None:
+            run(module)
+            patch(module)
+
+        spec.loader.exec_module = run_and_patch  # type: ignore[method-assign]
+        return spec
+
+
+_on_import = _PatchOnImport()
 _patched: set[str] = set()
 
 
 def _patch_http_clients() -> None:
-    """Wrap ``requests.Session.send`` and httpx's ``Client.send``/``AsyncClient.send`` once."""
-    try:
-        import requests
-    except ImportError:
-        pass
-    else:
-        if "requests" not in _patched:
-            _patched.add("requests")
-            requests.Session.send = _traced(requests.Session.send)  # type: ignore[method-assign]
-    try:
-        import httpx
-    except ImportError:
-        return
-    if "httpx" not in _patched:
-        _patched.add("httpx")
-        httpx.Client.send = _traced(httpx.Client.send)  # type: ignore[method-assign]
-        httpx.AsyncClient.send = _atraced(httpx.AsyncClient.send)  # type: ignore[method-assign]
+    """Wrap ``requests.Session.send`` and httpx's ``Client.send``/``AsyncClient.send`` once
+    per process: now if the package is imported, else when it is."""
+    for name, patch in (("requests", _patch_requests), ("httpx", _patch_httpx)):
+        if name in _patched:
+            continue
+        _patched.add(name)
+        module = sys.modules.get(name)
+        if module is not None:
+            patch(module)
+        else:
+            _on_import.pending[name] = patch
+    if _on_import.pending and _on_import not in sys.meta_path:
+        sys.meta_path.insert(0, _on_import)
 
 
 def _traced(send: Callable[..., Any]) -> Callable[..., Any]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import random
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -234,6 +236,31 @@ def test_outgoing_calls_are_dependencies_and_pass_the_trace_on(telemetry, collec
     # (The opentelemetry backend's dependency span gets an id of the SDK's own.)
     if settings.PRODKIT_TELEMETRY_BACKEND != "opentelemetry":
         assert {value.split("-")[2] for value in sent} == {base(c)["id"] for c in calls}
+
+
+# A fresh interpreter: this one imported requests and httpx long ago.
+LAZY_PATCH = """
+import sys
+import django
+from django.conf import settings
+settings.configure(PRODKIT_TELEMETRY_BACKEND="console", INSTALLED_APPS=["django_prodkit"])
+django.setup()
+from django_prodkit.telemetry.instrument import active_backend
+assert active_backend() is not None
+print(sorted(name for name in ("httpx", "requests") if name in sys.modules))
+import requests, httpx
+print([hasattr(send, "__wrapped__") for send in (
+    requests.Session.send, httpx.Client.send, httpx.AsyncClient.send
+)])
+"""
+
+
+def test_http_clients_are_patched_when_imported_not_imported_to_be_patched():
+    result = subprocess.run(
+        [sys.executable, "-c", LAZY_PATCH], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["[]", "[True, True, True]"]
 
 
 def test_log_records_outside_requests_have_no_operation(telemetry, collector):
