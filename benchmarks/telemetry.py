@@ -29,9 +29,9 @@ load and be charged to it. (A plain rotation did that: ``full`` always came afte
   benchmarks/server_settings.py: Django's default stack), telemetry off: the floor;
 - ``stock``: the bare stack with opencensus-ext-django's ``OpencensusMiddleware`` first and
   opencensus-ext-azure's ``AzureExporter``, every request sampled, configured in settings
-  the documented way (``PRODKIT_BENCH_STOCK=true``);
+  the documented way (``PRODKIT_BENCH_TRACER=stock``);
 - ``full``: the bare stack with prodkit's ``TelemetryMiddleware`` after
-  ``SecurityMiddleware`` (``PRODKIT_BENCH_TELEMETRY=true``), ``PRODKIT_TELEMETRY_BACKEND=azure``
+  ``SecurityMiddleware`` (``PRODKIT_BENCH_TRACER=prodkit``), ``PRODKIT_TELEMETRY_BACKEND=azure``
   (prodkit's own exporter, the default backend) at ``PRODKIT_TELEMETRY_SAMPLE_RATE=1.0``;
 - ``off``: the same at sample rate 0.0;
 - ``opencensus``: the same middleware with ``PRODKIT_TELEMETRY_BACKEND=opencensus``
@@ -82,6 +82,7 @@ import random
 import secrets
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -111,7 +112,7 @@ from benchmarks.server import (  # noqa: E402
 )
 from django_prodkit.settings.server import cpu_cores  # noqa: E402
 from tests.collector import Collector, running_collector  # noqa: E402
-from tests.example import example_env, manage  # noqa: E402
+from tests.example import EXAMPLE_PROJECT, example_env, manage  # noqa: E402
 
 # The trivial view (the ratios, the delivery requests) and the example's database view.
 PING = "/bench/ping/"
@@ -141,6 +142,24 @@ SETTLE_SECONDS = 3.0
 QUIET_WINDOW = 0.5
 QUIET_TICKS = 1
 QUIET_LIMIT = 20.0
+# A worker pays for its telemetry once, on its first request: building the middleware makes
+# the backend, and the first trace imports and configures its SDK (after gunicorn's fork).
+# Timed in fresh processes: the first request's time and the second's, after django.setup().
+STARTUP_BACKENDS = ("off", "azure", "opencensus", "opentelemetry")
+STARTUP_CODE = f"""\
+import json, sys, time
+import django
+django.setup()
+from django.test import Client
+client = Client(HTTP_HOST="{HOST}")
+times = []
+for _ in range(2):
+    started = time.perf_counter()
+    assert client.get("{PING}").status_code == 200
+    times.append(time.perf_counter() - started)
+sdks = [name for name in ("opencensus", "opentelemetry", "azure.monitor") if name in sys.modules]
+print(json.dumps({{"first_s": times[0], "second_s": times[1], "sdks": sdks}}))
+"""
 
 
 def configs(interface: str, collectors: dict[str, Collector], tmp: Path) -> list[Config]:
@@ -161,14 +180,13 @@ def configs(interface: str, collectors: dict[str, Collector], tmp: Path) -> list
         env = {
             **common,
             "PRODKIT_BENCH_STACK": "full" if name == "stack" else "bare",
-            "PRODKIT_BENCH_TELEMETRY": "false" if name in ("stack", "stock") else "true",
+            "PRODKIT_BENCH_TRACER": {"stock": "stock", "stack": "none"}.get(name, "prodkit"),
             "PRODKIT_TELEMETRY_BACKEND": backend,
             "PRODKIT_TELEMETRY_SAMPLE_RATE": "0.0" if name == "off" else "1.0",
             "APPLICATIONINSIGHTS_CONNECTION_STRING": collectors[name].connection_string,
         }
         if name == "stock":
             env.update(
-                PRODKIT_BENCH_STOCK="true",
                 # Statsbeat would ask the instance metadata endpoint (169.254.169.254).
                 APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL="true",
                 # AzureExporter keeps unsent items in $TMPDIR/opencensus-python-<key hash>
@@ -179,6 +197,50 @@ def configs(interface: str, collectors: dict[str, Collector], tmp: Path) -> list
             Path(env["TMPDIR"]).mkdir(exist_ok=True)
         result.append(prodkit(name, **env))
     return result
+
+
+def startup(env: dict[str, str], connection_string: str, runs: int) -> dict[str, Any]:
+    """Per backend (sampling 1.0, bare's stack plus ``TelemetryMiddleware``), the medians of
+    ``runs`` fresh processes: the first request's milliseconds (the middleware built, the
+    backend made, its SDK imported and configured) and the second's, and the SDKs imported."""
+    times: dict[str, dict[str, list[float]]] = {
+        backend: {"first_s": [], "second_s": []} for backend in STARTUP_BACKENDS
+    }
+    sdks: dict[str, list[str]] = {}
+    for _ in range(runs):
+        for backend in STARTUP_BACKENDS:
+            result = subprocess.run(
+                [sys.executable, "-c", STARTUP_CODE],
+                cwd=EXAMPLE_PROJECT,
+                env={
+                    **env,
+                    "DJANGO_SETTINGS_MODULE": "benchmarks.telemetry_settings",
+                    "PYTHONPATH": str(ROOT),
+                    "PRODKIT_BENCH_STACK": "bare",
+                    "PRODKIT_BENCH_TRACER": "prodkit",
+                    "PRODKIT_TELEMETRY_BACKEND": backend,
+                    "PRODKIT_TELEMETRY_SAMPLE_RATE": "1.0",
+                    "APPLICATIONINSIGHTS_CONNECTION_STRING": connection_string,
+                },
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            if result.returncode != 0:
+                raise SystemExit(f"start-up with {backend} failed:\n{result.stderr}")
+            row = json.loads(result.stdout.strip().splitlines()[-1])
+            for key, values in times[backend].items():
+                values.append(row[key])
+            sdks[backend] = row["sdks"]
+    return {
+        backend: {
+            "first_request_ms": round(statistics.median(by_key["first_s"]) * 1000, 1),
+            "second_request_ms": round(statistics.median(by_key["second_s"]) * 1000, 2),
+            "sdks_imported": sdks[backend],
+        }
+        for backend, by_key in times.items()
+    }
 
 
 def round_order(servers: list[Server], number: int) -> list[Server]:
@@ -363,6 +425,9 @@ def main() -> None:
             by_view = compare(bench, interface, marked)
             figures[interface] = by_view["ping"]
             figures["db_view"][interface] = by_view["db_view"]
+        progress("start-up: the first request of a fresh process, per backend")
+        with running_collector() as collector:
+            figures["startup"] = startup(env, collector.connection_string, 1 if args.smoke else 5)
 
     for interface in INTERFACES:
         rows = figures[interface]
@@ -374,6 +439,12 @@ def main() -> None:
                 f"request items {row['request_items']} of ~{row['requests_sent']} requests"
             )
         table(f"{interface} ({PATHS['db_view']})", figures["db_view"][interface])
+    print("start-up (first and second request of a fresh process, ms):")
+    for backend, row in figures["startup"].items():
+        print(
+            f"  {backend:<14} {row['first_request_ms']:8.1f} {row['second_request_ms']:8.2f}  "
+            f"SDKs imported: {', '.join(row['sdks_imported']) or 'none'}"
+        )
     figures["stack_vs_bare"] = stack_vs_bare(figures)
     figures["db_view"]["stack_vs_bare"] = stack_vs_bare(figures["db_view"])
     for name in TELEMETRY:
@@ -415,6 +486,11 @@ def main() -> None:
         "(wrk's rate x duration, plus the marked requests); wrk does not count the requests "
         "in flight when it stops (up to one per connection a run), which the servers still "
         "answer and trace.",
+        "startup: per backend, medians of fresh processes (bare's stack plus "
+        "TelemetryMiddleware, 1.0) after django.setup(): the first request's milliseconds "
+        "(the middleware built, the backend made, its SDK imported and configured: what each "
+        "worker pays once) and the second's, and the SDKs the process imported (none when "
+        "off). No backend asks the instance metadata endpoint, so none waits for it.",
     ]
     print(
         json.dumps(

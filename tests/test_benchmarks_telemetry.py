@@ -56,6 +56,10 @@ def test_smoke_run_reports_every_ratio_and_delivers_every_marked_request(postgre
     # The database view's ratios: the same throughput ratios, and no delivery of its own.
     assert set(report["db_view_ratios"]) == RATIOS - {"delivered"}
     assert report["ratios"]["delivered"] == 1.0
+    # Neither off nor prodkit's own exporter imports a telemetry SDK.
+    startup = report["figures"]["startup"]
+    assert startup["off"]["sdks_imported"] == startup["azure"]["sdks_imported"] == []
+    assert startup["opentelemetry"]["sdks_imported"] == ["opentelemetry", "azure.monitor"]
     for interface in ("wsgi", "asgi"):
         # Sample rate 0.0 sends nothing of any request, marked or not. (Under load, Django
         # 6.1 on Python 3.13 now and then has uvicorn log "CurrentThreadExecutor already quit"
