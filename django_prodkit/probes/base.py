@@ -1,11 +1,11 @@
 """Run live probes concurrently against one shared deadline.
 
 Each probe runs in a daemon thread of its own. The caller waits until every probe has finished
-or the deadline has passed, whichever comes first; a probe still running then is reported as
-failed ("did not answer within N s") and its thread is left behind. A daemon, it never keeps
-the process alive, and each probe hands the timeout to its client as well (connect and read
-timeouts, no retries), so a left-behind thread ends soon after. A dead service therefore costs
-one timeout in total, never one per probe or per step.
+or the deadline has passed, whichever comes first; a probe not finished by the deadline is
+reported as failed ("did not answer within N s") and its thread is left behind. A daemon, it
+never keeps the process alive, and each probe hands the timeout to its client as well (connect
+and read timeouts, no retries), so a left-behind thread ends soon after. A dead service
+therefore costs one timeout in total, never one per probe or per step.
 """
 
 from __future__ import annotations
@@ -88,7 +88,9 @@ def run_probes(probes: Sequence[Probe], timeout: float) -> list[Outcome]:
         slot.done.wait(max(0.0, deadline - time.monotonic()))
     outcomes = []
     for probe, slot in zip(probes, slots, strict=True):
-        if slot.done.is_set():
+        # Finished, and by the deadline: one that finished while the others were being
+        # collected (its client's own timeout, as long as ours, fired) did not answer in time.
+        if slot.done.is_set() and slot.started + slot.seconds <= deadline:
             messages, seconds = slot.messages, slot.seconds
         else:
             messages = [probe.failed(timeout_text(timeout))]

@@ -144,6 +144,27 @@ def test_outcomes_say_how_long_each_probe_took():
     assert 0.3 <= slow.seconds < 1.3
 
 
+def test_a_probe_that_finishes_after_the_deadline_did_not_answer_in_time():
+    # The first probe hangs, and reporting it takes a while (a loaded machine): the second,
+    # whose client gives up just after the deadline, is done by the time it is looked at.
+    def failed(error: str):
+        time.sleep(0.3)
+        return REGISTRY["prodkit.E550"].message(alias="x", backend="b", where="", error=error)
+
+    gate = threading.Event()
+    probes = [
+        Probe("hung", ("prodkit.E550",), lambda: gate.wait(5) and [], failed=failed),
+        Probe("late", ("prodkit.E550",), lambda: time.sleep(0.3) or [], failed=failed),
+    ]
+    try:
+        hung, late = run_probes(probes, timeout=0.2)
+    finally:
+        gate.set()
+    for outcome in (hung, late):
+        [message] = outcome.messages
+        assert "did not answer within 0.2 s" in message.msg
+
+
 def test_a_probe_that_raises_reports_through_its_spec():
     def explode():
         raise RuntimeError(f"postgres://app:{PLANTED}@db.example.com/app is broken")
