@@ -142,6 +142,8 @@ SETTLE_SECONDS = 3.0
 QUIET_WINDOW = 0.5
 QUIET_TICKS = 1
 QUIET_LIMIT = 20.0
+# Every variant's settings (benchmarks/telemetry_settings.py), run from the example project.
+SETTINGS_ENV = {"DJANGO_SETTINGS_MODULE": "benchmarks.telemetry_settings", "PYTHONPATH": str(ROOT)}
 # A worker pays for its telemetry once, on its first request: building the middleware makes
 # the backend, and the first trace imports and configures its SDK (after gunicorn's fork).
 # Timed in fresh processes: the first request's time and the second's, after django.setup().
@@ -167,8 +169,7 @@ def configs(interface: str, collectors: dict[str, Collector], tmp: Path) -> list
     collector."""
     worker_class, workers, threads = INTERFACES[interface]
     common = {
-        "DJANGO_SETTINGS_MODULE": "benchmarks.telemetry_settings",
-        "PYTHONPATH": str(ROOT),
+        **SETTINGS_ENV,
         "PRODKIT_WORKER_CLASS": worker_class,
         "WEB_CONCURRENCY": workers,
         "PRODKIT_THREADS": threads,
@@ -203,19 +204,15 @@ def startup(env: dict[str, str], connection_string: str, runs: int) -> dict[str,
     """Per backend (sampling 1.0, bare's stack plus ``TelemetryMiddleware``), the medians of
     ``runs`` fresh processes: the first request's milliseconds (the middleware built, the
     backend made, its SDK imported and configured) and the second's, and the SDKs imported."""
-    times: dict[str, dict[str, list[float]]] = {
-        backend: {"first_s": [], "second_s": []} for backend in STARTUP_BACKENDS
-    }
-    sdks: dict[str, list[str]] = {}
+    rows: dict[str, list[dict[str, Any]]] = {backend: [] for backend in STARTUP_BACKENDS}
     for _ in range(runs):
-        for backend in STARTUP_BACKENDS:
+        for backend, measured in rows.items():
             result = subprocess.run(
                 [sys.executable, "-c", STARTUP_CODE],
                 cwd=EXAMPLE_PROJECT,
                 env={
                     **env,
-                    "DJANGO_SETTINGS_MODULE": "benchmarks.telemetry_settings",
-                    "PYTHONPATH": str(ROOT),
+                    **SETTINGS_ENV,
                     "PRODKIT_BENCH_STACK": "bare",
                     "PRODKIT_BENCH_TRACER": "prodkit",
                     "PRODKIT_TELEMETRY_BACKEND": backend,
@@ -229,17 +226,16 @@ def startup(env: dict[str, str], connection_string: str, runs: int) -> dict[str,
             )
             if result.returncode != 0:
                 raise SystemExit(f"start-up with {backend} failed:\n{result.stderr}")
-            row = json.loads(result.stdout.strip().splitlines()[-1])
-            for key, values in times[backend].items():
-                values.append(row[key])
-            sdks[backend] = row["sdks"]
+            measured.append(json.loads(result.stdout.strip().splitlines()[-1]))
     return {
         backend: {
-            "first_request_ms": round(statistics.median(by_key["first_s"]) * 1000, 1),
-            "second_request_ms": round(statistics.median(by_key["second_s"]) * 1000, 2),
-            "sdks_imported": sdks[backend],
+            "first_request_ms": round(statistics.median(r["first_s"] for r in measured) * 1000, 1),
+            "second_request_ms": round(
+                statistics.median(r["second_s"] for r in measured) * 1000, 2
+            ),
+            "sdks_imported": measured[-1]["sdks"],
         }
-        for backend, by_key in times.items()
+        for backend, measured in rows.items()
     }
 
 

@@ -219,15 +219,16 @@ class _PatchOnImport(importlib.abc.MetaPathFinder):
         # The spec the other finders give (this one no longer knows the name), its module
         # patched as soon as its code has run.
         spec = importlib.util.find_spec(fullname)
-        run = getattr(spec and spec.loader, "exec_module", None)
-        if spec is None or spec.loader is None or run is None:
-            return spec
+        loader = spec.loader if spec is not None else None
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec  # not found, or a legacy loader: left unpatched, never broken
+        run = loader.exec_module
 
         def run_and_patch(module: ModuleType) -> None:
             run(module)
             patch(module)
 
-        spec.loader.exec_module = run_and_patch  # type: ignore[method-assign]
+        loader.exec_module = run_and_patch  # type: ignore[method-assign]
         return spec
 
 

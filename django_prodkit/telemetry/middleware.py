@@ -175,12 +175,13 @@ class TelemetryMiddleware(HybridMiddleware):
         return str(wrapped.pk)
 
 
-# get_host()'s answer (or, for a host ALLOWED_HOSTS refuses, the server's own name) by the
-# headers it reads: a site sees a handful of hosts, and get_host()'s check of each costs 3 us
-# a request, a tenth of the request item's cost. Bounded, so a client sending a new Host with
-# every request cannot grow it (past the bound each is checked); forgotten when a setting
-# get_host() reads changes.
-_hosts: dict[tuple[object, ...], str] = {}
+# get_host()'s answer by the Host and X-Forwarded-Host headers ("" for a host ALLOWED_HOSTS
+# refuses): a site sees a handful of hosts, and get_host()'s check of each costs 3 us a
+# request, a tenth of the request item's cost. Only requests with a Host header: without one,
+# get_host() reads the server's name, port and scheme. Bounded, so a client sending a new Host
+# with every request cannot grow it (past the bound each is checked); forgotten when a
+# setting get_host() reads changes.
+_hosts: dict[tuple[str | None, str], str] = {}
 _HOSTS_MAX = 64
 _HOST_SETTINGS = frozenset({"ALLOWED_HOSTS", "DEBUG", "USE_X_FORWARDED_HOST"})
 
@@ -189,21 +190,17 @@ def _url(request: HttpRequest) -> str:
     """The URL without its query string (a query may carry a token), and without a Host
     ALLOWED_HOSTS refuses (the server's own name instead)."""
     meta = request.META
-    key = (
-        meta.get("HTTP_X_FORWARDED_HOST"),
-        meta.get("HTTP_HOST"),
-        meta.get("SERVER_NAME"),
-        meta.get("SERVER_PORT"),
-    )
-    host = _hosts.get(key)
+    header = meta.get("HTTP_HOST")
+    key = (meta.get("HTTP_X_FORWARDED_HOST"), header) if header is not None else None
+    host = _hosts.get(key) if key is not None else None
     if host is None:
         try:
             host = request.get_host()
         except DisallowedHost:
-            host = str(meta.get("SERVER_NAME", ""))
-        if len(_hosts) < _HOSTS_MAX:
+            host = ""
+        if key is not None and len(_hosts) < _HOSTS_MAX:
             _hosts[key] = host
-    return f"{request.scheme}://{host}{request.path}"
+    return f"{request.scheme}://{host or meta.get('SERVER_NAME', '')}{request.path}"
 
 
 @receiver(setting_changed)
